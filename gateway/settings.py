@@ -1,0 +1,134 @@
+"""One typed settings object for every service, built from the environment by the CLI (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POLICIES_DIR = REPO_ROOT / "policies"
+
+# The development pseudonymisation key: fine for synthetic data on one machine, refused in production.
+DEV_DEID_KEY = "hds-development-key-not-for-real-data"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe; the message names the variable, never a secret."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    kafka_bootstrap: str | None = None
+    data_dir: Path = Path(".hds")
+    catalog_db: Path | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    policies_dir: Path = DEFAULT_POLICIES_DIR
+    deid_keys: dict[str, str] = field(default_factory=lambda: {"dev": DEV_DEID_KEY})
+    deid_key_id: str = "dev"
+    gateway_group: str = "hds-gateway"
+    loader_group: str = "hds-catalog-loader"
+    kafka_session_timeout_ms: int = 6000
+    oidc_issuer: str | None = None
+    oidc_audience: str = "hds-api"
+    keycloak_url: str | None = None
+    keycloak_realm: str = "hds"
+    keycloak_admin_client_id: str | None = None
+    keycloak_admin_client_secret: str | None = None
+    query_timeout_s: float = 30.0
+    query_memory_limit: str = "1GB"
+    query_max_rows: int = 10_000
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def db_path(self) -> Path:
+        return self.catalog_db or (self.data_dir / "catalog.duckdb")
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.policies_dir / "deid"
+
+    @property
+    def feeds_file(self) -> Path:
+        return self.policies_dir / "feeds.yaml"
+
+    @property
+    def datasets_file(self) -> Path:
+        return self.policies_dir / "datasets.yaml"
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        e = dict(os.environ if environ is None else environ)
+        env = e.get("HDS_ENV", "development").strip().lower()
+        if env not in {"development", "test", "production"}:
+            raise SettingsError("HDS_ENV must be one of development, test, production")
+        keys = _parse_keys(e.get("HDS_DEID_KEYS"), e.get("HDS_DEID_KEY"))
+        key_id = e.get("HDS_DEID_KEY_ID") or (next(iter(keys)) if keys else "dev")
+        if not keys:
+            if env == "production":
+                raise SettingsError("HDS_DEID_KEY (or HDS_DEID_KEYS) must be set when HDS_ENV=production")
+            keys = {"dev": DEV_DEID_KEY}
+            key_id = "dev"
+        if key_id not in keys:
+            raise SettingsError("HDS_DEID_KEY_ID names a key that HDS_DEID_KEYS does not define")
+        if env == "production" and any(v == DEV_DEID_KEY or len(v) < 32 for v in keys.values()):
+            raise SettingsError("pseudonymisation keys must be at least 32 characters and not the development key in production")
+        data_dir = Path(e.get("HDS_DATA_DIR", ".hds"))
+        return cls(
+            env=env,
+            kafka_bootstrap=e.get("HDS_KAFKA_BOOTSTRAP") or None,
+            data_dir=data_dir,
+            catalog_db=Path(e["HDS_CATALOG_DB"]) if e.get("HDS_CATALOG_DB") else None,
+            api_host=e.get("HDS_API_HOST", "127.0.0.1"),
+            api_port=_int(e, "HDS_API_PORT", 8000),
+            policies_dir=Path(e.get("HDS_POLICIES_DIR", str(DEFAULT_POLICIES_DIR))),
+            deid_keys=keys,
+            deid_key_id=key_id,
+            gateway_group=e.get("HDS_GATEWAY_GROUP", "hds-gateway"),
+            loader_group=e.get("HDS_LOADER_GROUP", "hds-catalog-loader"),
+            kafka_session_timeout_ms=_int(e, "HDS_KAFKA_SESSION_TIMEOUT_MS", 6000),
+            oidc_issuer=e.get("HDS_OIDC_ISSUER") or None,
+            oidc_audience=e.get("HDS_OIDC_AUDIENCE", "hds-api"),
+            keycloak_url=e.get("HDS_KEYCLOAK_URL") or None,
+            keycloak_realm=e.get("HDS_KEYCLOAK_REALM", "hds"),
+            keycloak_admin_client_id=e.get("HDS_KEYCLOAK_ADMIN_CLIENT_ID") or None,
+            keycloak_admin_client_secret=e.get("HDS_KEYCLOAK_ADMIN_CLIENT_SECRET") or None,
+            query_timeout_s=float(e.get("HDS_QUERY_TIMEOUT_S", "30")),
+            query_memory_limit=e.get("HDS_QUERY_MEMORY_LIMIT", "1GB"),
+            query_max_rows=_int(e, "HDS_QUERY_MAX_ROWS", 10_000),
+        )
+
+
+def _int(e: dict[str, str], name: str, default: int) -> int:
+    raw = e.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer") from None
+
+
+def _parse_keys(many: str | None, single: str | None) -> dict[str, str]:
+    """HDS_DEID_KEYS="k2:secret2,k1:secret1" (first is current unless HDS_DEID_KEY_ID says otherwise)."""
+    keys: dict[str, str] = {}
+    if many:
+        for item in many.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            kid, sep, secret = item.partition(":")
+            if not sep or not kid or not secret:
+                raise SettingsError("HDS_DEID_KEYS must look like 'keyid:secret,keyid:secret'")
+            keys[kid.strip()] = secret.strip()
+    elif single:
+        keys["k1"] = single
+    return keys
