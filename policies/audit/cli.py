@@ -1,0 +1,81 @@
+"""`hds audit verify [--db PATH]`: check the audit hash chain in a catalog DuckDB file.
+
+Prints a JSON report as its last line; exit 0 when the chain is intact, 1 when it is not, 2 when the file cannot
+be read (missing, or locked by a running catalog: then ask the catalog itself with `GET /api/audit/verify`).
+Only the standard library is imported at module top so `hds --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_TAMPERED = 1
+EXIT_UNREADABLE = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    audit = subparsers.add_parser("audit", help="tamper-evident audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="verify the audit hash chain; JSON report as last line")
+    verify.add_argument("--db", type=Path, default=None,
+                        help="catalog DuckDB file (default: HDS_CATALOG_DB or HDS_DATA_DIR/catalog.duckdb)")
+    verify.set_defaults(func=handle_verify)
+
+
+def handle_verify(args: argparse.Namespace) -> int:
+    db_path: Path | None = args.db
+    if db_path is None:
+        from gateway.settings import Settings
+
+        db_path = Settings.from_env().db_path
+    if not db_path.exists():
+        return _finish({"ok": False, "error": "database_not_found", "db": str(db_path)}, EXIT_UNREADABLE,
+                       f"no catalog database at {db_path}")
+
+    import duckdb
+
+    from policies.audit.log import verify_cursor
+
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            return _finish(
+                {"ok": False, "error": "database_locked", "db": str(db_path),
+                 "hint": "GET /api/audit/verify with an authority-admin token"},
+                EXIT_UNREADABLE,
+                f"{db_path} is locked by a running catalog (one process owns the file); "
+                "ask the running catalog instead: GET /api/audit/verify with an authority-admin token",
+            )
+        return _finish({"ok": False, "error": "database_unreadable", "db": str(db_path)}, EXIT_UNREADABLE,
+                       f"cannot open {db_path} read-only")
+    try:
+        report = verify_cursor(con)
+    finally:
+        con.close()
+    body = {**report.to_public(), "db": str(db_path)}
+    return _finish(body, EXIT_OK if report.ok else EXIT_TAMPERED,
+                   None if report.ok else f"audit chain broken at seq {report.first_bad_seq}: {report.problem}")
+
+
+def _finish(report: dict[str, object], code: int, message: str | None) -> int:
+    if message:
+        print(message, file=sys.stderr)
+    print(json.dumps(report, sort_keys=True))
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (`python -m policies.audit.cli verify`) until the `hds` CLI registers this module."""
+    parser = argparse.ArgumentParser(prog="hds")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["audit", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
