@@ -1,0 +1,250 @@
+"""A small HL7 v2 message model: parse, address values, write back.
+
+- Separators come from MSH-1 (field) and MSH-2 (component, repetition, escape, sub-component[, truncation]).
+- Segments may be separated by CR, LF or CRLF; a leading BOM is stripped.
+- Escape sequences (`\\F\\`, `\\S\\`, `\\.br\\`, ...) are preserved: values are returned as written;
+  `Message.unescape()` / `Message.escape()` convert text explicitly.
+- Batch and file envelopes (FHS, BHS, BTS, FTS) are accepted around one or more MSH messages, in order.
+- Errors are `HL7ParseError` with a position (segment index and name, field number) and a reason code;
+  they never carry message content.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
+_LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+_ADDRESS = re.compile(r"([A-Z][A-Z0-9]{2})(?:\[(\d+)\])?-(\d+)(?:\[(\d+)\])?(?:\.(\d+))?(?:\.(\d+))?")
+_HEADERS = ("MSH", "BHS", "FHS")
+_ENVELOPE = {"FHS", "BHS", "BTS", "FTS"}
+
+
+class HL7ParseError(ValueError):
+    """The text is not a well-formed HL7 v2 message. `position` names where; `reason` is a short code."""
+
+    def __init__(self, reason: str, position: str = "") -> None:
+        self.reason = reason
+        self.position = position
+        super().__init__(f"{reason} at {position}" if position else reason)
+
+
+@dataclass(frozen=True)
+class Separators:
+    field: str = "|"
+    component: str = "^"
+    repetition: str = "~"
+    escape: str = "\\"
+    subcomponent: str = "&"
+    truncation: str = ""
+
+    @property
+    def encoding_characters(self) -> str:
+        return self.component + self.repetition + self.escape + self.subcomponent + self.truncation
+
+
+@dataclass
+class Segment:
+    """One segment. `fields[0]` is the name; for header segments (MSH/BHS/FHS) `fields[1]` is the encoding
+    characters (so MSH-n is `fields[n-1]`), otherwise SEG-n is `fields[n]`."""
+
+    fields: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.fields[0]
+
+    @property
+    def is_header(self) -> bool:
+        return self.name in _HEADERS
+
+    def index_of(self, number: int) -> int:
+        """List index of field SEG-`number` (1-based HL7 numbering)."""
+        return number - 1 if self.is_header else number
+
+    def field(self, number: int) -> str:
+        i = self.index_of(number)
+        return self.fields[i] if 0 < i < len(self.fields) else ""
+
+    def field_count(self) -> int:
+        """The highest field number present."""
+        return len(self.fields) if self.is_header else len(self.fields) - 1
+
+    def to_text(self, seps: Separators) -> str:
+        if self.is_header:
+            return self.name + seps.field + seps.field.join(self.fields[1:])
+        return seps.field.join(self.fields)
+
+
+@dataclass
+class Message:
+    segments: list[Segment]
+    separators: Separators = field(default_factory=Separators)
+
+    # --- access -------------------------------------------------------------------------------------
+    def segment(self, name: str, occurrence: int = 1) -> Segment | None:
+        seen = 0
+        for seg in self.segments:
+            if seg.name == name:
+                seen += 1
+                if seen == occurrence:
+                    return seg
+        return None
+
+    def value(self, address: str) -> str:
+        """`PID-5.1`, `PID-3[2].1` (2nd repetition), `OBX[2]-5` (2nd OBX), `PID-3.4.2` (sub-component).
+
+        Repetitions and occurrences are 1-based; a missing value is "". Escape sequences are not decoded."""
+        m = _ADDRESS.fullmatch(address.strip())
+        if m is None:
+            raise ValueError("bad HL7 address")
+        name, occ, num, rep, comp, sub = m.groups()
+        seg = self.segment(name, int(occ or 1))
+        if seg is None:
+            return ""
+        number = int(num)
+        if seg.is_header and number == 1:
+            return self.separators.field
+        if seg.is_header and number == 2:
+            return self.separators.encoding_characters
+        value = seg.field(number)
+        s = self.separators
+        reps = value.split(s.repetition)
+        r = int(rep or 1)
+        value = reps[r - 1] if 0 < r <= len(reps) else ""
+        if comp is not None:
+            comps = value.split(s.component)
+            c = int(comp)
+            value = comps[c - 1] if 0 < c <= len(comps) else ""
+            if sub is not None:
+                subs = value.split(s.subcomponent)
+                k = int(sub)
+                value = subs[k - 1] if 0 < k <= len(subs) else ""
+        return value
+
+    def to_text(self) -> str:
+        return "\r".join(seg.to_text(self.separators) for seg in self.segments) + "\r"
+
+    # --- escaping -------------------------------------------------------------------------------------
+    def unescape(self, text: str) -> str:
+        """Delimiter escapes to characters, `\\.br\\` to a newline; other formatting escapes are removed."""
+        s = self.separators
+        e = s.escape
+        if e not in text:
+            return text
+        mapping = {"F": s.field, "S": s.component, "T": s.subcomponent, "R": s.repetition, "E": e, ".br": "\n"}
+        out: list[str] = []
+        i = 0
+        while i < len(text):
+            ch = text[i]
+            if ch == e:
+                j = text.find(e, i + 1)
+                if j == -1:
+                    out.append(text[i:])
+                    break
+                code = text[i + 1 : j]
+                out.append(mapping.get(code, ""))
+                i = j + 1
+                continue
+            out.append(ch)
+            i += 1
+        return "".join(out)
+
+    def escape(self, text: str) -> str:
+        s = self.separators
+        table = {
+            s.escape: f"{s.escape}E{s.escape}",
+            s.field: f"{s.escape}F{s.escape}",
+            s.component: f"{s.escape}S{s.escape}",
+            s.subcomponent: f"{s.escape}T{s.escape}",
+            s.repetition: f"{s.escape}R{s.escape}",
+            "\n": f"{s.escape}.br{s.escape}",
+            "\r": "",
+        }
+        return "".join(table.get(c, c) for c in text)
+
+
+def _separators(line: str, index: int) -> Separators:
+    if len(line) < 8:
+        raise HL7ParseError("hl7_truncated_header", f"segment {index} {line[:3]}")
+    fs = line[3]
+    if fs.isalnum() or fs.isspace():
+        raise HL7ParseError("hl7_bad_separators", f"segment {index} {line[:3]}-1")
+    end = line.find(fs, 4)
+    enc = line[4:end] if end != -1 else line[4:]
+    if not 4 <= len(enc) <= 5 or len(set(enc + fs)) != len(enc) + 1 or any(c.isalnum() or c.isspace() for c in enc):
+        raise HL7ParseError("hl7_bad_separators", f"segment {index} {line[:3]}-2")
+    return Separators(fs, enc[0], enc[1], enc[2], enc[3], enc[4] if len(enc) == 5 else "")
+
+
+def parse(text: str) -> Message:
+    """Parse one HL7 v2 message (optionally inside FHS/BHS batch or file envelopes)."""
+    if not isinstance(text, str):
+        raise HL7ParseError("hl7_not_text")
+    text = text.lstrip("\ufeff").strip("\r\n\x0b\x1c ")
+    lines = [ln for ln in _LINE_SPLIT.split(text) if ln.strip()]
+    if not lines:
+        raise HL7ParseError("hl7_empty")
+    first = lines[0][:3]
+    if first not in _HEADERS:
+        raise HL7ParseError("hl7_no_msh", "segment 1")
+    seps = _separators(lines[0], 1)
+    segments: list[Segment] = []
+    for i, line in enumerate(lines, start=1):
+        name = line[:3]
+        if not _SEGMENT_NAME.fullmatch(name) or (len(line) > 3 and line[3] != seps.field):
+            raise HL7ParseError("hl7_bad_segment", f"segment {i}")
+        if name in _HEADERS:
+            if _separators(line, i) != seps:
+                raise HL7ParseError("hl7_bad_separators", f"segment {i} {name}")
+            rest = line[4:]
+            parts = rest.split(seps.field)
+            segments.append(Segment([name, *parts]))
+        else:
+            segments.append(Segment(line.split(seps.field)))
+    _check_structure(segments)
+    return Message(segments, seps)
+
+
+def _check_structure(segments: list[Segment]) -> None:
+    """FHS? (BHS? (MSH body*)+ BTS?)+ FTS?: a body segment follows an MSH of the same batch, a batch does not
+    open inside another, FHS only first and FTS only last; MSH-9 (type) and MSH-12 (version) present."""
+    in_batch = False
+    after_msh = False
+    last = len(segments) - 1
+    for k, seg in enumerate(segments):
+        name = seg.name
+        where = f"segment {k + 1} {name}"
+        if name == "FHS":
+            if k != 0:
+                raise HL7ParseError("hl7_misplaced_envelope", where)
+        elif name == "FTS":
+            if k != last:
+                raise HL7ParseError("hl7_misplaced_envelope", where)
+        elif name == "BHS":
+            if in_batch:
+                raise HL7ParseError("hl7_misplaced_envelope", where)
+            in_batch, after_msh = True, False
+        elif name == "BTS":
+            in_batch, after_msh = False, False
+        elif name == "MSH":
+            if not seg.field(9) or not seg.field(12):
+                raise HL7ParseError("hl7_truncated_header", where)
+            after_msh = True
+        elif not after_msh:
+            raise HL7ParseError("hl7_no_msh", where)
+    if not any(seg.name == "MSH" for seg in segments):
+        raise HL7ParseError("hl7_no_msh")
+
+
+def split_messages(message: Message) -> list[tuple[int, int]]:
+    """(start, end) segment index ranges of the MSH messages inside `message` (one range when no batch)."""
+    starts = [i for i, s in enumerate(message.segments) if s.name == "MSH"]
+    ranges: list[tuple[int, int]] = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(message.segments)
+        while end > start and message.segments[end - 1].name in _ENVELOPE:
+            end -= 1
+        ranges.append((start, end))
+    return ranges
