@@ -1,0 +1,126 @@
+"""The catalog API (FastAPI app factory). Settings and services come in as arguments; nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from catalog.deps import CurrentPrincipal
+from catalog.metrics import CatalogMetrics
+from catalog.store import CatalogStore
+from gateway.feeds import FeedRegistry
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the app needs, built by the caller (catalog serve, demo, tests)."""
+
+    settings: Settings
+    store: CatalogStore
+    registry: FeedRegistry
+    verifier: Any
+    tier_of: Callable[[str], str] = lambda _ds: "aggregate"
+    producer: Any = None  # KafkaProducer for POST /api/ingest (None: ingest answers 503)
+    loader_stats: Any = None
+    dataset_policies: Any = None
+    mirror: Any = None
+    extra_state: dict[str, Any] = field(default_factory=dict)
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="City health data space — catalog API",
+        version="0.1.0",
+        description="De-identified hospital datasets, access governance and a disclosure-controlled query sandbox. "
+        "Every endpoint except /health needs a bearer token (Keycloak or the embedded dev issuer).",
+    )
+    metrics = CatalogMetrics()
+    st = app.state
+    st.settings = services.settings
+    st.store = services.store
+    st.registry = services.registry
+    st.verifier = services.verifier
+    st.tier_of = services.tier_of
+    st.producer = services.producer
+    st.loader_stats = services.loader_stats
+    st.dataset_policies = services.dataset_policies
+    st.metrics = metrics
+    st.producer_lock = threading.Lock()
+    for k, v in services.extra_state.items():
+        setattr(st, k, v)
+
+    def _rows() -> dict[str, int]:
+        out = {}
+        for ds in services.store.dataset_ids():
+            summary = services.store.dataset_summary(ds)
+            if summary:
+                out[ds] = summary["rows"]
+        return out
+
+    metrics.add_dataset_rows(_rows)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.http_requests.labels(path, request.method, str(response.status_code)).inc()
+        metrics.http_seconds.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        # Never echo data: the class name is logged, the client gets a generic message.
+        log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict[str, Any]:
+        stats = st.loader_stats
+        return {
+            "status": "ok",
+            "datasets": len(services.store.dataset_ids()),
+            "loader": None if stats is None else {"loaded": stats.loaded, "rejected": stats.rejected,
+                                                  "lag": stats.lag()},
+        }
+
+    @app.get("/metrics", tags=["operations"])
+    def prometheus(principal: CurrentPrincipal) -> Response:
+        stats = st.loader_stats
+        if stats is not None:
+            metrics.loader_rows.set(stats.loaded)
+            metrics.loader_rejected.set(stats.rejected)
+            metrics.loader_lag.set(stats.lag())
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    from catalog.routes import datasets, ingest, query
+
+    app.include_router(datasets.router)
+    app.include_router(query.router)
+    app.include_router(ingest.router)
+    _install_governance(app, services)
+    return app
+
+
+def _install_governance(app: FastAPI, services: Services) -> None:
+    """Access requests, grants and audit (policies/access, policies/audit)."""
+    from policies.access.wiring import install
+
+    install(
+        app,
+        cursor_factory=services.store.cursor,
+        write_lock=services.store.write_lock,
+        mirror=services.mirror,
+        dataset_exists=lambda ds: services.registry.dataset(ds) is not None or ds in services.store.dataset_ids(),
+    )

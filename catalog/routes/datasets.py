@@ -1,0 +1,45 @@
+"""Catalog browsing: which datasets exist, their schema, size, sources and de-identification."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+
+from catalog.deps import CurrentPrincipal
+
+router = APIRouter(tags=["datasets"])
+
+
+def _describe(request: Request, dataset: str) -> dict | None:
+    state = request.app.state
+    summary = state.store.dataset_summary(dataset)
+    info = state.registry.dataset(dataset)
+    if summary is None and info is None:
+        return None
+    out = summary or {"id": dataset, "rows": 0, "patients": 0, "hospitals": [], "feeds": [], "sources": [],
+                      "deid_profiles": [], "key_ids": [], "created_at": None, "last_update": None, "schema": [],
+                      "format": None}
+    out["title"] = info.title if info else dataset
+    out["description"] = info.description if info else ""
+    out["tier"] = state.tier_of(dataset)
+    return out
+
+
+@router.get("/api/datasets")
+def list_datasets(request: Request, principal: CurrentPrincipal) -> list[dict]:
+    state = request.app.state
+    ids = list(dict.fromkeys(state.registry.dataset_ids() + state.store.dataset_ids()))
+    out = []
+    for dataset in ids:
+        d = _describe(request, dataset)
+        if d is not None:
+            out.append({k: d[k] for k in ("id", "title", "description", "rows", "tier", "hospitals", "feeds",
+                                          "deid_profiles", "last_update")})
+    return out
+
+
+@router.get("/api/datasets/{dataset_id}")
+def get_dataset(dataset_id: str, request: Request, principal: CurrentPrincipal) -> dict:
+    d = _describe(request, dataset_id)
+    if d is None:
+        raise HTTPException(status_code=404, detail="no such dataset")
+    return d

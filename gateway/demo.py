@@ -1,0 +1,233 @@
+"""`hds demo`: the whole data space on one machine, and `hds demo --smoke`, which checks it end to end.
+
+Broker (embedded tansu unless HDS_KAFKA_BOOTSTRAP is set), gateway (a separate process, so de-identification
+has its own core), catalog loader + API (this process), synthetic feeds for three hospitals published through
+Kafka. The smoke run verifies every feed reached the catalog and that no raw identifier of the synthetic
+patients is anywhere in the DuckDB file, then prints a JSON summary as its last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.settings import Settings
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class DeadLetterCounter:
+    """Counts messages on hds.dlq.* (values are never read: the DLQ is in the restricted zone)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        from kafka import KafkaConsumer
+
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                       auto_offset_reset="earliest", metadata_max_age_ms=2000,
+                                       client_id="hds-demo-dlq-counter")
+        self._consumer.subscribe(pattern=r"^hds\.dlq\..+")
+        self.count = 0
+        self.reasons: dict[str, int] = {}
+
+    def poll(self) -> int:
+        for _tp, msgs in self._consumer.poll(timeout_ms=200).items():
+            for m in msgs:
+                self.count += 1
+                reason = dict((k, v.decode("utf-8", "replace")) for k, v in m.headers or []).get("dlq-reason", "?")
+                self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        return self.count
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def _start_gateway(settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update({
+        "HDS_KAFKA_BOOTSTRAP": bootstrap,
+        "HDS_DATA_DIR": str(settings.data_dir),
+        "HDS_POLICIES_DIR": str(settings.policies_dir),
+        "HDS_GATEWAY_GROUP": settings.gateway_group,
+        "HDS_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+    })
+    log = open(log_path, "ab")  # noqa: SIM115
+    try:
+        return subprocess.Popen([sys.executable, "-m", "gateway.cli", "gateway"], env=env, stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL)
+    finally:
+        log.close()
+
+
+def _identifier_leaks(store: Any, identifiers: dict[str, list[str]]) -> dict[str, int]:
+    """Count raw identifiers found in any column of any table, and in the bytes of the DuckDB file."""
+    needles = {kind: sorted({v.strip().lower() for v in values if v and len(v.strip()) >= 4})
+               for kind, values in identifiers.items()}
+    cur = store.cursor()
+    chunks: list[str] = []
+    tables = cur.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
+    for schema, table in tables:
+        cols = [r[0] for r in cur.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name=? AND table_name=?", [schema, table]).fetchall()]
+        if not cols:
+            continue
+        select = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in cols)
+        for row in cur.execute(f'SELECT {select} FROM "{schema}"."{table}"').fetchall():
+            chunks.append("\x1f".join(v for v in row if v))
+    text = "\n".join(chunks).lower()
+    with store.write_lock:
+        store.cursor().execute("CHECKPOINT")
+    raw = b""
+    for p in (store.path, Path(str(store.path) + ".wal")):
+        if p.exists():
+            raw += p.read_bytes().lower()
+    leaks: dict[str, int] = {}
+    for kind, values in needles.items():
+        n = sum(1 for v in values if v in text or v.encode("utf-8") in raw)
+        leaks[kind] = n
+    return leaks
+
+
+def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop: threading.Event,
+             timeout_s: float = 240.0) -> int:
+    from catalog.server import start_catalog
+    from gateway.broker import EmbeddedBroker
+    from gateway.kafka_io import make_producer
+    from gateway.publish import publish_files
+    from gateway.synth import generate
+
+    started = time.monotonic()
+    if smoke and "HDS_DATA_DIR" not in os.environ and settings.data_dir == Path(".hds"):
+        settings = settings.with_(data_dir=Path(tempfile.mkdtemp(prefix="hds-smoke-")))
+    # The demo's working files live under <data dir>/demo and start fresh: the embedded broker is memory-only,
+    # so a catalog (and its stored offsets) from an earlier run would not match it. The dev issuer's key stays
+    # in the data dir itself, so `hds token` in another terminal signs tokens this demo accepts.
+    base = settings.data_dir / "demo"
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True, exist_ok=True)
+    settings = settings.with_(catalog_db=base / "catalog.duckdb")
+    if settings.production:
+        _say("hds demo: refusing to run with HDS_ENV=production (synthetic data, dev identity)")
+        return 2
+
+    broker = None
+    gateway = None
+    catalog = None
+    dlq = None
+    summary: dict[str, Any] = {"ok": False}
+    try:
+        if settings.kafka_bootstrap:
+            bootstrap = settings.kafka_bootstrap
+            _say(f"[1/5] using Kafka at {bootstrap}")
+        else:
+            broker = EmbeddedBroker(log_file=base / "broker.log").start()
+            bootstrap = broker.bootstrap
+            _say(f"[1/5] embedded Kafka-protocol broker on {bootstrap}")
+        settings = settings.with_(kafka_bootstrap=bootstrap)
+
+        gateway = _start_gateway(settings, bootstrap, base / "gateway.log")
+        _say(f"[2/5] gateway started (pid {gateway.pid}; log {base / 'gateway.log'})")
+        catalog = start_catalog(settings)
+        _say(f"[3/5] catalog API on {catalog.url} (DuckDB file {settings.db_path})")
+
+        feeds_dir = base / "feeds"
+        manifest = generate(feeds_dir, seed=seed, patients=patients)
+        m = json.loads((feeds_dir / "manifest.json").read_text(encoding="utf-8"))
+        producer = make_producer(bootstrap, client_id="hds-demo-publisher")
+        published = 0
+        expected_feeds: set[tuple[str, str]] = set()
+        try:
+            for hospital, h in sorted(m["hospitals"].items()):
+                for feed, f in sorted(h["feeds"].items()):
+                    path = Path(f["file"])
+                    path = path if path.is_absolute() else feeds_dir / path
+                    report = publish_files(producer, [path], hospital=hospital, feed=feed)
+                    published += report.messages
+                    expected_feeds.add((hospital, feed))
+        finally:
+            producer.close(timeout=5)
+        _say(f"[4/5] published {published} synthetic messages from {len(m['hospitals'])} hospitals "
+             f"({m.get('shared_patients', '?')} patients visit more than one)")
+
+        dlq = DeadLetterCounter(bootstrap)
+        deadline = time.monotonic() + timeout_s
+        last = -1
+        loaded = 0
+        while time.monotonic() < deadline and not stop.is_set():
+            dead = dlq.poll()
+            loaded = catalog.loader.stats.loaded if catalog.loader else 0
+            if loaded + dead != last:
+                _say(f"      progress: {loaded + dead}/{published} processed ({loaded} loaded, {dead} dead-lettered)")
+                last = loaded + dead
+            if loaded + dead >= published:
+                break
+            if gateway.poll() is not None:
+                _say(f"hds demo: the gateway exited (code {gateway.returncode}); see {base / 'gateway.log'}")
+                break
+            time.sleep(0.5)
+        rows = {ds: (catalog.store.dataset_summary(ds) or {}).get("rows", 0) for ds in catalog.store.dataset_ids()}
+        reached = set()
+        for ds in catalog.store.dataset_ids():
+            for src in (catalog.store.dataset_summary(ds) or {}).get("sources", []):
+                reached.add((src["hospital"], src["feed"]))
+        hospitals = sorted({h for h, _ in reached})
+        summary = {
+            "ok": False,
+            "datasets": sorted(rows),
+            "rows": rows,
+            "hospitals": hospitals,
+            "feeds_expected": len(expected_feeds),
+            "feeds_reached": len(expected_feeds & reached),
+            "messages_published": published,
+            "rows_loaded": sum(rows.values()),
+            "dead_lettered": dlq.count,
+            "dead_letter_reasons": dlq.reasons,
+            "api": catalog.url,
+        }
+        _say(f"[5/5] catalog holds {sum(rows.values())} rows in {len(rows)} datasets from {len(hospitals)} hospitals")
+        if smoke:
+            leaks = _identifier_leaks(catalog.store, manifest.identifiers if hasattr(manifest, "identifiers")
+                                      else m["identifiers"])
+            summary["identifier_leaks"] = leaks
+            missing = sorted(f"{h}/{f}" for h, f in expected_feeds - reached)
+            summary["feeds_missing"] = missing
+            summary["ok"] = (not missing and sum(leaks.values()) == 0 and summary["rows_loaded"] > 0
+                             and summary["rows_loaded"] + dlq.count >= published)
+            summary["seconds"] = round(time.monotonic() - started, 1)
+            print(json.dumps(summary), flush=True)
+            return 0 if summary["ok"] else 1
+        summary["ok"] = True
+        _say("")
+        _say(f"The data space is running. API: {catalog.url}  (OpenAPI {catalog.url}/docs)")
+        _say("Get a token:   TOKEN=$(.venv/bin/hds token --user alice --role researcher)"
+             + ("" if settings.data_dir == Path(".hds") else f"   (with HDS_DATA_DIR={settings.data_dir})"))
+        _say(f"List datasets: curl -H \"Authorization: Bearer $TOKEN\" {catalog.url}/api/datasets")
+        _say("Ctrl-C stops everything.")
+        while not stop.wait(0.5):
+            if gateway.poll() is not None:
+                _say("hds demo: the gateway exited; see its log")
+                return 1
+        return 0
+    finally:
+        if dlq is not None:
+            dlq.close()
+        if gateway is not None and gateway.poll() is None:
+            gateway.terminate()
+            try:
+                gateway.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                gateway.kill()
+        if catalog is not None:
+            catalog.stop()
+        if broker is not None:
+            broker.stop()

@@ -1,0 +1,35 @@
+"""Build the gateway's parts from settings (the composition root of the gateway process)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from gateway.feeds import FeedRegistry
+from gateway.processor import Processor
+from gateway.settings import Settings, SettingsError
+
+
+def build_engine(settings: Settings) -> Any:
+    from deid.engine import Deidentifier
+    from deid.keys import Keyring
+
+    keyring = Keyring(dict(settings.deid_keys), current=settings.deid_key_id)
+    return Deidentifier(keyring=keyring, profiles_dir=settings.profiles_dir)
+
+
+def record_key(settings: Settings) -> bytes:
+    """A key for record ids derived from the current pseudonymisation key (separate purpose, same secret)."""
+    secret = settings.deid_keys[settings.deid_key_id].encode("utf-8")
+    return hmac.new(secret, b"hds-record-id-v1", hashlib.sha256).digest()
+
+
+def build_processor(settings: Settings, engine: Any | None = None) -> Processor:
+    registry = FeedRegistry.load(settings.feeds_file)
+    engine = engine if engine is not None else build_engine(settings)
+    missing = sorted(registry.profiles() - set(engine.profile_names()))
+    if missing:
+        raise SettingsError(f"{settings.feeds_file}: feeds name profiles that {settings.profiles_dir} does not define: "
+                            + ", ".join(missing))
+    return Processor(registry, engine, record_key=record_key(settings), key_id=settings.deid_key_id)
