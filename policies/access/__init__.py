@@ -1,0 +1,19 @@
+"""Access governance: requests, their review and decision, grants with expiry and revocation."""
+
+from policies.access.errors import (
+    AccessError,
+    Forbidden,
+    GrantNotActive,
+    IllegalTransition,
+    InvalidAccessRequest,
+    MirrorUnavailable,
+    NotFound,
+)
+from policies.access.model import AccessRequest, Grant, GrantStatus, Party, RequestStatus
+from policies.access.service import AccessService, GrantMirror
+
+__all__ = [
+    "AccessError", "AccessRequest", "AccessService", "Forbidden", "Grant", "GrantMirror", "GrantNotActive",
+    "GrantStatus", "IllegalTransition", "InvalidAccessRequest", "MirrorUnavailable", "NotFound", "Party",
+    "RequestStatus",
+]
