@@ -1,0 +1,180 @@
+"""Pattern rules for English clinical notes: dates, times with dates, phones, record numbers, SSNs,
+e-mail, URLs, IP addresses, street addresses and ages of 90 or more.
+
+Written for nursing-note style: "3/14", "8/21/02", "March 3rd", "may 16, 2015", "'92", pager "#12345".
+Numeric patterns are bounded (month 1-12, day 1-31, no digits, slashes or dots around) so lab values
+("7.45/33/80"), blood pressures ("120/80") and doses do not match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from deid.text.regex_rule import Pattern, RegexRule
+
+I = re.IGNORECASE
+
+MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_M = r"(?:0?[1-9]|1[0-2])"
+_D = r"(?:0?[1-9]|[12]\d|3[01])"
+_Y = r"(?:19\d\d|20\d\d|\d\d)"
+_TIME = r"(?:[ ,T@]+(?:at\s+)?(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?[ap]\.?m\.?)?)?"
+_ORD = r"(?:st|nd|rd|th)?"
+_NB = r"(?<![\w/.\-])"  # not glued to a word, slash, dot or dash on the left
+_NA = r"(?![\w/]|\.\d|-\d)"  # ... nor on the right
+
+DATE_PATTERNS = [
+    # 2025-03-14, 2025/3/14 (+ time)
+    Pattern("DATE", re.compile(_NB + r"(?:19|20)\d\d[-/.]" + _M + r"[-/.]" + _D + _TIME + _NA), 0.95),
+    # 3/14/2025, 03-14-25, 11/21.93 (+ time)
+    Pattern("DATE", re.compile(_NB + _M + r"[/\-.]" + _D + r"[/\-.]" + _Y + _TIME + _NA), 0.9),
+    # 3/14, 8-23 (no year): slash only, or a dash when a month-day reading is clear
+    Pattern("DATE", re.compile(_NB + _M + r"/" + _D + _NA), 0.7),
+    # March 3rd, March 3, 2025, 3 March 2025, march of 2022, nov. 2016, May 16th 2015 at 10:30
+    Pattern(
+        "DATE",
+        re.compile(
+            r"\b" + MONTH + r"\.?\s+" + _D + _ORD + r"(?:,?\s+(?:19|20)\d\d)?" + _TIME + r"\b(?!\s*(?:mg|ml|cc|units?)\b)",
+            I,
+        ),
+        0.9,
+    ),
+    Pattern("DATE", re.compile(r"\b" + _D + _ORD + r"\s+(?:of\s+)?" + MONTH + r"\.?(?:,?\s+(?:19|20)\d\d)?\b", I), 0.9),
+    Pattern("DATE", re.compile(r"\b" + MONTH + r"\.?,?\s+(?:of\s+)?(?:19|20)\d\d\b", I), 0.9),
+    # years in history: '92, 92', 1992 (not a clock time or a quantity)
+    Pattern("DATE", re.compile(r"(?<![\w'])'(\d\d)(?![\w'])"), 0.8, 1),
+    Pattern("DATE", re.compile(r"(?<![\w'])(\d\d)'(?![\w'])"), 0.8, 1),
+    Pattern(
+        "DATE",
+        re.compile(
+            r"(?<![\w/.:\-@#])(?<!at )(?<!@ )(?<!approx )(?<!until )(?<!by )(?<!x)(?:19[2-9]\d|20[0-3]\d)"
+            r"(?![\w/:]|\.\d|\s*(?:cc|ml|mg|mcg|kcal|cal|units?|u|hrs?|h)\b|-\d)",
+            I,
+        ),
+        0.6,
+    ),
+]
+
+PHONE_PATTERNS = [
+    # (201) 561-8910, 201-561-8910, 201/324/1423, 301 944-5032, 212- 476- 8356, +1 201 561 8910, (240444-1243)
+    Pattern(
+        "PHONE",
+        re.compile(
+            r"(?<![\w/])(?:\+?1[\s.\-]?)?\(?\d{3}\)?[\s.\-/]{0,2}\d{3}[\s.\-/]{0,2}\d{4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?\.?(?![\w/])"
+            r"|\(\d{6}-\d{4}\)",
+            I,
+        ),
+        0.85,
+    ),
+    # 555-1234, 202-6694 (a leading area code joins through the rule above or the next one)
+    Pattern("PHONE", re.compile(r"(?<![\w/\-.])\d{3}-\d{4}(?![\w/]|-\d)"), 0.7),
+    # area code + 7 digits: 202 2671093
+    Pattern("PHONE", re.compile(r"(?<![\w/])\d{3}[\s\-]\d{7}(?![\w/])"), 0.8),
+    # area code, then a number given as "212- 476- 8356" or "410 202-6694" split by the text
+    Pattern("PHONE", re.compile(r"(?<![\w/])\d{3}-?\s+\d{3}-?\s+\d{4}(?![\w/])"), 0.8),
+    # pager / beeper / cell / tel followed by a number of 4+ digits
+    Pattern(
+        "PHONE",
+        re.compile(
+            r"\b(?:pager|pgr|pg|beeper|beep|page|cell|cellular|tel|telephone|phone|ph|mobile|home|work|office|fax)"
+            r"\s*(?:#|no\.?|number)?\s*[:#\-]?\s*(\(?\d[\d\s\-().]{3,14}\d)(?!\w)",
+            I,
+        ),
+        0.85,
+        1,
+    ),
+]
+
+SSN_PATTERNS = [
+    Pattern("ID", re.compile(r"(?<![\w\-])\d{3}-\d{2}-\d{4}(?![\w\-])"), 0.95),
+    Pattern("ID", re.compile(r"\b(?:ssn|social security(?: number| no\.?)?)\s*[:#]?\s*(\d{9})\b", I), 0.95, 1),
+]
+
+CONTACT_PATTERNS = [
+    Pattern("EMAIL", re.compile(r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b"), 0.95),
+    Pattern("URL", re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"']+[^\s<>\"'.,;:)]", I), 0.95),
+    Pattern(
+        "URL",
+        re.compile(r"\b[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:com|org|net|edu|gov|io|info|biz|us|uk|cn|de)(?:/[^\s]*)?\b", I),
+        0.7,
+    ),
+    Pattern(
+        "IP",
+        re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"),
+        0.9,
+    ),
+    Pattern("IP", re.compile(r"\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b", I), 0.9),
+]
+
+_STREET = (
+    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|"
+    r"circle|cir|highway|hwy|parkway|pkwy|square|sq|trail|trl|pike|route|rte)"
+)
+ADDRESS_PATTERNS = [
+    # 19 Clover St., 1200 North Charles Street Apt 4B
+    Pattern(
+        "ADDRESS",
+        re.compile(
+            r"\b\d{1,6}(?:-\d{1,4})?\s+(?:[NSEW]\.?\s+|north\s+|south\s+|east\s+|west\s+)?"
+            r"(?:[A-Za-z][A-Za-z'\-]+\s+){1,3}" + _STREET + r"\b\.?"
+            r"(?:,?\s*(?:apt|apartment|unit|suite|ste|#)\.?\s*[\w\-]+)?",
+            I,
+        ),
+        0.9,
+    ),
+    Pattern("ADDRESS", re.compile(r"\b(?:p\.?\s?o\.?\s+box|box)\s+\d{1,6}\b", I), 0.85),
+    # City, ST 21201 / ZIP+4 after a state abbreviation
+    Pattern("ADDRESS", re.compile(r"\b[A-Z]{2}\s+(\d{5}(?:-\d{4})?)\b"), 0.8, 1),
+    Pattern("ADDRESS", re.compile(r"\b(?:zip|zip code|postal code)\s*[:#]?\s*(\d{5}(?:-\d{4})?)\b", I), 0.9, 1),
+]
+
+AGE_PATTERNS = [
+    Pattern(
+        "AGE",
+        re.compile(
+            r"\b(9\d|1[0-4]\d)(?=\s*(?:-|\s)?\s*(?:y/?o|yo|y\.o\.|yr|yrs|years?|year-old|-year|y)\b)", I
+        ),
+        0.9,
+        1,
+    ),
+    Pattern("AGE", re.compile(r"\b(?:age|aged|age of)\s*:?\s*(9\d|1[0-4]\d)\b", I), 0.9, 1),
+    Pattern("AGE", re.compile(r"\b(9\d|1[0-4]\d)(?=\s*(?:m|f|male|female|man|woman)\b)", I), 0.6, 1),
+]
+
+DEFAULT_ID_PATTERNS: tuple[str, ...] = (
+    # label + value: MRN 1234567, MR# A-12345, acct no: 99812, accession #S25-1234, unit no 55, visit 8812
+    r"\b(?:mrn|mr\s?#|med(?:ical)?\s+rec(?:ord)?(?:\s+(?:no|number|#))?|acct|account|accession|acc\s?#|"
+    r"visit|encounter|enc|unit\s+(?:no|number)|patient\s+id|pt\s+id|chart|case|specimen|lab\s+no|"
+    r"order|requisition|claim|member|policy|insurance|health\s+plan|license|licence|certificate|serial|"
+    r"device|vin|plate|fin|csn|har)\s*(?:no\.?|number|num|id|#)?\s*[:#=]?\s*(?P<id>[A-Z]{0,4}[-#]?\d[\w\-/]{2,})",
+    # long digit runs that are not phones: 8+ digits
+    r"(?<![\w\-])(?P<id>\d{8,})(?![\w\-])",
+)
+
+
+def id_patterns(extra: Sequence[str] = ()) -> list[Pattern]:
+    """Record-number patterns: the defaults plus profile-supplied regexes (a named group `id` marks the value)."""
+    out: list[Pattern] = []
+    for source in (*DEFAULT_ID_PATTERNS, *extra):
+        rx = re.compile(source, I)
+        out.append(Pattern("ID", rx, 0.9, "id" if "id" in rx.groupindex else 0))
+    return out
+
+
+def english_pattern_rule(extra_id_patterns: Sequence[str] = ()) -> RegexRule:
+    return RegexRule(
+        "english-patterns",
+        [
+            *DATE_PATTERNS,
+            *PHONE_PATTERNS,
+            *SSN_PATTERNS,
+            *CONTACT_PATTERNS,
+            *ADDRESS_PATTERNS,
+            *AGE_PATTERNS,
+            *id_patterns(extra_id_patterns),
+        ],
+    )

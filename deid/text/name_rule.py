@@ -1,0 +1,162 @@
+"""Person names in English notes without spaCy NER: census dictionaries plus clinical-note contexts.
+
+Seeds, then expansion:
+- a rare census name on its own ("Nicholson", "Marotta"); everyday words need a context;
+- after a title ("Dr.", "DR'S", "Mr", "Mrs.", "Miss");
+- before a credential at the end of a signature ("Jean Hudson, RN", "WARREN KAVALIUNAS NP");
+- after a relation word ("son bill", "daughter Thelma", "wife, Carol Buckley", "husband milovan");
+- an initial before a name ("W. MAROTTA").
+A seed grows over adjacent census names and initials ("EDWARD C. JONES", "mary theresa kondouli").
+Works the same on UPPER-CASE text: nothing depends on capitalisation. Eponyms, drugs and units from the
+allow-list never seed without a title.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS, eponym_phrase_spans
+from deid.text.lexicon import NameLexicon, common_words, name_lexicon
+from deid.text.rule import Hit
+
+_TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?")
+
+TITLES = frozenset(
+    "dr dr's drs doctor mr mrs ms miss mister mx prof professor nurse rev reverend sr sister fr father".split()
+)
+# after these a name follows only when the next word is a census name ("sister Mary" but not "sister in law")
+SOFT_TITLES = frozenset("sister father nurse sr fr".split())
+CREDENTIALS = frozenset(
+    "rn rrt np md pa pa-c lpn cna msw licsw lcsw rd rph pharmd crna cnm aprn bsn msn phd do ccrn mba "
+    "slp otr pt-a resident fellow intern attending".split()
+)
+RELATIONS = frozenset(
+    """
+    wife husband spouse son sons daughter daughters dtr dtrs dau mother mom father dad sister sis brother bro
+    niece nephew grandson granddaughter grandaughter granddtr grandchild aunt uncle cousin friend friends
+    girlfriend boyfriend fiance fiancee partner proxy hcp guardian neighbor neighbour stepson stepdaughter
+    son-in-law daughter-in-law dtr-in-law sister-in-law brother-in-law mother-in-law father-in-law sil dil
+    """.split()
+)
+# words that never belong to a name even when a census list has them
+_FUNCTION = frozenset(
+    """
+    a an the and or but of in on at to from by for with without per via is was were are be been being has had
+    have will would can could should may might must this that these those his her him he she they them their
+    its it we our you your i me my not no yes as so if then than also still just very well all any each
+    both other some such own same few more most aware notified called paged spoke informed updated made
+    here there when while who whom which what where why how re rm room bed visit visited called
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class _Tok:
+    start: int
+    end: int
+    low: str
+
+
+class NameRule:
+    name = "person-names"
+
+    def __init__(self, lexicon: NameLexicon | None = None) -> None:
+        self.lex = lexicon if lexicon is not None else name_lexicon()
+        self.common = common_words()
+
+    # token classes ---------------------------------------------------------------------------------------
+    def _blocked(self, low: str) -> bool:
+        return low in _FUNCTION or low in CLINICAL_WORDS or low in ALLOWED_TERMS
+
+    def _namey(self, low: str) -> bool:
+        """Could be part of a name next to a seed: a census name or an initial, not a function/clinical word."""
+        if len(low) == 1:
+            return True
+        return not self._blocked(low) and self.lex.is_name(low)
+
+    def _unknown(self, low: str) -> bool:
+        """Not an English word we know: after a strong context it is taken as a name."""
+        return len(low) >= 3 and not self._blocked(low) and low not in self.common
+
+    # -----------------------------------------------------------------------------------------------------
+    def find(self, text: str) -> Iterable[Hit]:
+        toks = [_Tok(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(text)]
+        if not toks:
+            return []
+        n = len(toks)
+        seed = [0.0] * n
+        eponyms = {s for s, _ in eponym_phrase_spans(text)}
+
+        def gap(i: int) -> str:  # text between token i and token i+1
+            return text[toks[i].end : toks[i + 1].start]
+
+        def joined(i: int) -> bool:  # token i and i+1 written as parts of one name
+            g = gap(i)
+            return g in (" ", "  ", ". ", ".", "-") or (len(toks[i].low) == 1 and g in (". ", ".  ", " . "))
+
+        for i, t in enumerate(toks):
+            low = t.low
+            if t.start in eponyms:
+                continue
+            prev = toks[i - 1].low if i > 0 else ""
+            prev_gap = gap(i - 1) if i > 0 else ""
+            nxt = toks[i + 1].low if i + 1 < n else ""
+            # rare census name on its own
+            if len(low) >= 3 and self.lex.is_rare_name(low) and low not in self.common and not self._blocked(low):
+                seed[i] = max(seed[i], 0.6)
+            # after a title
+            if prev in TITLES and "\n" not in prev_gap and len(prev_gap) <= 3:
+                if prev in SOFT_TITLES:
+                    if self._namey(low) and len(low) > 1:
+                        seed[i] = max(seed[i], 0.8)
+                elif not (low in _FUNCTION or low in CLINICAL_WORDS and not self.lex.is_name(low)):
+                    seed[i] = max(seed[i], 0.9)
+            # after a relation word ("son bill", "wife, Carol", "son: Vladimir")
+            if prev in RELATIONS and "\n" not in prev_gap and len(prev_gap.strip(" ,:;(-")) == 0:
+                if (self.lex.is_name(low) and not self._blocked(low)) or self._unknown(low):
+                    seed[i] = max(seed[i], 0.8)
+            # before a credential ("Jean Hudson, RN")
+            if nxt in CREDENTIALS and i + 1 < n and gap(i).strip() in ("", ",", ", "):
+                if len(low) == 1 or (not self._blocked(low) and (self.lex.is_name(low) or low not in self.common)):
+                    seed[i] = max(seed[i], 0.8)
+            # initial + name ("W. MAROTTA")
+            if len(low) == 1 and i + 1 < n and gap(i) in (". ", ".") and low not in ("a", "i"):
+                nl = toks[i + 1].low
+                if self._namey(nl) and (self.lex.is_rare_name(nl) or nl not in self.common) and len(nl) > 1:
+                    seed[i] = max(seed[i], 0.7)
+                    seed[i + 1] = max(seed[i + 1], 0.7)
+
+        # expansion over adjacent name parts, then emit maximal runs
+        marked = [s > 0 for s in seed]
+        changed = True
+        while changed:
+            changed = False
+            for i in range(n):
+                if not marked[i]:
+                    continue
+                if i + 1 < n and not marked[i + 1] and joined(i) and self._namey(toks[i + 1].low):
+                    if toks[i + 1].low not in CREDENTIALS and toks[i + 1].start not in eponyms:
+                        marked[i + 1] = True
+                        seed[i + 1] = max(seed[i + 1], 0.6)
+                        changed = True
+                if i > 0 and not marked[i - 1] and joined(i - 1) and self._namey(toks[i - 1].low):
+                    if toks[i - 1].low not in TITLES and toks[i - 1].low not in RELATIONS:
+                        marked[i - 1] = True
+                        seed[i - 1] = max(seed[i - 1], 0.6)
+                        changed = True
+        hits: list[Hit] = []
+        i = 0
+        while i < n:
+            if not marked[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < n and marked[j + 1] and joined(j):
+                j += 1
+            # a lone initial is not a name
+            if not (i == j and len(toks[i].low) == 1 and seed[i] < 0.9):
+                hits.append(Hit(toks[i].start, toks[j].end, "PERSON", max(seed[i : j + 1])))
+            i = j + 1
+        return hits

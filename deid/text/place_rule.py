@@ -1,0 +1,166 @@
+"""Places in English notes: facility names before a facility word, places after movement verbs,
+hospital abbreviations, and a general list of US states and large cities.
+
+- "CALVERT HOSPITAL", "Sacred Heart Memorial", "Harbor Hosp", "KEELEY HOUSE": the words before the facility
+  word (the facility word itself is kept: it carries no identity);
+- "transferred to GH", "went to Harbor", "lives in Lansdowne", "followed at gh": the place after the verb,
+  unless it is a ward or clinical word ("to CCU", "to the floor", "from home");
+- states and large cities by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS
+from deid.text.lexicon import common_words
+from deid.text.rule import Hit
+
+_TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?|\d+")
+
+FACILITY_WORDS = frozenset(
+    """
+    hospital hospitals hosp hospiatal medical memorial house rehab rehabilitation manor clinic infirmary hospice
+    vamc va healthcare center centre nursing institute sanitarium home's health
+    """.split()
+)
+_WEAK_FACILITY = frozenset("house center centre health nursing medical home's".split())
+MOVE_VERBS = frozenset(
+    """
+    transferred transfered transfer trans tx'd txd sent admitted adm brought went presented discharged d/c'd
+    dc'd returned return came arrived taken going go moved lives living lived resides residing followed seen
+    works worked born visiting travelled traveled flown flew transported
+    """.split()
+)
+PREPOSITIONS = frozenset("to from at in".split())
+# words after "to/from/at" that are wards, services or everyday places, never a named place
+WARD_WORDS = frozenset(
+    """
+    ed er ew icu ccu micu sicu csru nicu picu ctic cvicu tsicu pacu or ir cath lab ct mri floor unit home rehab
+    nursing bed room bedside osh hospital hosp snf ltc acute vna dialysis hd ep clinic office work school
+    church bathroom chair commode stretcher step-down stepdown telemetry tele radiology xray x-ray us echo
+    ep lab surgery service team medicine morgue house ward er's emergency outside another other local
+    """.split()
+)
+_CLINICAL_H_ABBREVIATIONS = frozenset(
+    "ich sah bph lvh rvh pph hh gh dh nph tsh adh acth fsh lh ph mph cph hch jh oh uh ah eh ih psh fh sh"
+    .split()
+)
+
+STATES = frozenset(
+    """
+    alabama alaska arizona arkansas california colorado connecticut delaware florida georgia hawaii idaho
+    illinois indiana iowa kansas kentucky louisiana maine maryland massachusetts michigan minnesota
+    mississippi missouri montana nebraska nevada ohio oklahoma oregon pennsylvania tennessee texas utah
+    vermont virginia wisconsin wyoming
+    """.split()
+)
+CITIES = frozenset(
+    """
+    baltimore boston chicago houston phoenix philadelphia dallas austin jacksonville columbus charlotte
+    indianapolis seattle denver nashville detroit memphis louisville milwaukee albuquerque tucson fresno
+    sacramento atlanta omaha raleigh miami oakland minneapolis tulsa cleveland wichita tampa pittsburgh
+    cincinnati annapolis towson rockville bethesda frederick hagerstown richmond norfolk newark trenton
+    hartford providence worcester springfield albany buffalo rochester syracuse scranton harrisburg
+    allentown wilmington dover pittsburg orlando savannah birmingham montgomery knoxville lexington
+    brooklyn manhattan queens bronx yonkers cambridge somerville quincy lowell brockton framingham
+    """.split()
+)
+CITY_PHRASES = (
+    "new york",
+    "los angeles",
+    "san diego",
+    "san francisco",
+    "san jose",
+    "san antonio",
+    "las vegas",
+    "new orleans",
+    "salt lake city",
+    "kansas city",
+    "st louis",
+    "st. louis",
+    "washington dc",
+    "washington d.c.",
+    "new jersey",
+    "new hampshire",
+    "new mexico",
+    "north carolina",
+    "south carolina",
+    "north dakota",
+    "south dakota",
+    "west virginia",
+    "rhode island",
+    "eastern shore",
+    "ocean city",
+    "ellicott city",
+    "glen burnie",
+    "silver spring",
+    "college park",
+)
+_CITY_PHRASE = re.compile(r"\b(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in CITY_PHRASES) + r")\b", re.I)
+_HOSPITAL_ABBREVIATION = re.compile(r"\b[A-Z]{1,4}(?:H|MC|HC)\b")
+
+
+class PlaceRule:
+    name = "places"
+
+    def __init__(self) -> None:
+        self.common = common_words()
+
+    def _plain(self, low: str) -> bool:
+        return low in CLINICAL_WORDS or low in ALLOWED_TERMS or low in WARD_WORDS
+
+    def find(self, text: str) -> Iterable[Hit]:
+        toks = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(text)]
+        n = len(toks)
+        hits: list[Hit] = []
+
+        def same_line(i: int, j: int) -> bool:
+            a, b = sorted((i, j))
+            return "\n" not in text[toks[a][1] : toks[b][0]] and toks[b][0] - toks[a][1] <= 3
+
+        for i, (s, e, low) in enumerate(toks):
+            # name words before a facility word
+            if low in FACILITY_WORDS and i > 0:
+                j = i - 1
+                first = None
+                while j >= 0 and same_line(j, j + 1) and i - j <= 3:
+                    w = toks[j][2]
+                    if w in MOVE_VERBS or w in PREPOSITIONS or w in ("the", "a", "an", "his", "her", "their"):
+                        break
+                    if w.isdigit() or self._plain(w) or (w in self.common and low in _WEAK_FACILITY):
+                        break
+                    if w == "of" and first is None:
+                        break
+                    first = j
+                    j -= 1
+                if first is not None:
+                    hits.append(Hit(toks[first][0], toks[i - 1][1], "LOCATION", 0.75))
+            # after movement verb + preposition
+            if low in PREPOSITIONS and i > 0 and i + 1 < n and toks[i - 1][2] in MOVE_VERBS:
+                j = i + 1
+                if toks[j][2] == "the" and j + 1 < n:
+                    j += 1
+                w = toks[j][2]
+                if not w.isdigit() and not self._plain(w) and w not in self.common and same_line(i, j):
+                    k = j
+                    while k + 1 < n and same_line(k, k + 1) and not toks[k + 1][2].isdigit():
+                        w2 = toks[k + 1][2]
+                        if self._plain(w2) or w2 in self.common or w2 in FACILITY_WORDS:
+                            break
+                        k += 1
+                    hits.append(Hit(toks[j][0], toks[k][1], "LOCATION", 0.7))
+            if low in STATES or low in CITIES:
+                hits.append(Hit(s, e, "LOCATION", 0.7))
+        for m in _CITY_PHRASE.finditer(text):
+            hits.append(Hit(m.start(), m.end(), "LOCATION", 0.7))
+        for m in _HOSPITAL_ABBREVIATION.finditer(text):
+            if m.group().lower() in _CLINICAL_H_ABBREVIATIONS:
+                before = text[max(0, m.start() - 10) : m.start()].lower().split()
+                if not before or before[-1] not in ("to", "at", "from", "the"):
+                    continue
+            elif m.group().lower() in CLINICAL_WORDS:
+                continue
+            hits.append(Hit(m.start(), m.end(), "LOCATION", 0.6))
+        return hits
