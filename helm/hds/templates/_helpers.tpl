@@ -75,6 +75,15 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 
+{{/* Public URL of the portal (served by the catalog): the realm's redirect URIs point at it. */}}
+{{- define "hds.portalUrl" -}}
+{{- if .Values.keycloak.deploy.portalUrl -}}
+{{- trimSuffix "/" .Values.keycloak.deploy.portalUrl -}}
+{{- else if and .Values.catalog.ingress.enabled .Values.catalog.ingress.host -}}
+{{- printf "https://%s" .Values.catalog.ingress.host -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Refuse to render an unsafe or incomplete release. Messages name values, never secrets. */}}
 {{- define "hds.validate" -}}
 {{- if not .Values.kafka.bootstrap -}}

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from helm_python import Chart
+
+from helm_release import CHART_DIR, Release, merged, render
+
+# The smallest production release: external Kafka, a key Secret and an OIDC issuer.
+MINIMAL_PRODUCTION: dict[str, Any] = {
+    "env": "production",
+    "kafka": {"bootstrap": "kafka-0.kafka:9092,kafka-1.kafka:9092"},
+    "deid": {"keySecret": {"name": "hds-deid-keys"}},
+    "oidc": {"issuer": "https://id.city.example/realms/hds"},
+}
+
+# A small realm in Keycloak's import format, carried in values (keycloak.deploy.realmJson).
+REALM_JSON = json.dumps({"realm": "hds", "enabled": True, "roles": {"realm": [{"name": "researcher"}]}})
+
+
+@pytest.fixture(scope="session")
+def chart() -> Iterator[Chart]:
+    with Chart.load(CHART_DIR) as loaded:
+        yield loaded
+
+
+REALM_COPY = CHART_DIR / "files" / "realm-hds.json"
+
+
+@pytest.fixture(scope="session")
+def ci_values() -> dict[str, Any]:
+    values: dict[str, Any] = yaml.safe_load((CHART_DIR / "ci" / "production-values.yaml").read_text())
+    if REALM_COPY.exists():
+        return values
+    # Without the repository realm copied into the chart, carry a small one in values.
+    return merged(values, {"keycloak": {"deploy": {"realmJson": REALM_JSON}}})
+
+
+@pytest.fixture(scope="session")
+def expected_realm() -> dict[str, Any]:
+    """The realm the ci release imports."""
+    loaded: dict[str, Any] = json.loads(REALM_COPY.read_text() if REALM_COPY.exists() else REALM_JSON)
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def minimal(chart: Chart) -> Release:
+    return render(chart, MINIMAL_PRODUCTION)
+
+
+@pytest.fixture(scope="session")
+def full(chart: Chart, ci_values: dict[str, Any]) -> Release:
+    return render(chart, ci_values)
