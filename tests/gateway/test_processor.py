@@ -1,0 +1,102 @@
+"""The gateway's per-message logic: de-identified envelope or dead letter, with the real deid engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.processor import Processor
+from gateway.runtime import build_processor
+from gateway.settings import Settings
+
+ADT = (
+    "MSH|^~\\&|EPIC|STL|HDS|CITY|20250314083000||ADT^A01|MSG0001|P|2.5\r"
+    "EVN|A01|20250314083000\r"
+    "PID|1||8812345^^^STL^MR||WHITAKER^MARGARET^A||19520607|F|||742 Evergreen Terrace^^Springfield^IL^62704||(217)555-0143\r"
+    "PV1|1|I|4W^402^1^STL||||1234^HOUSE^GREGORY|||MED||||||||V998877|||||||||||||||||||||||||20250314083000\r"
+)
+
+
+@pytest.fixture(scope="module")
+def processor(tmp_path_factory: pytest.TempPathFactory) -> Processor:
+    s = Settings.from_env({"HDS_ENV": "test", "HDS_DATA_DIR": str(tmp_path_factory.mktemp("d")),
+                           "HDS_DEID_KEY": "test-key-0123456789-0123456789-abcdef"})
+    return build_processor(s)
+
+
+def headers(**kw: str) -> dict[str, str]:
+    return {"hospital": "st-luke", "feed": "adt", "format": "hl7v2", **kw}
+
+
+def test_given_a_valid_adt_message_then_a_deidentified_envelope_goes_to_the_dataset_topic(processor: Processor) -> None:
+    out = processor.process("hds.raw.st-luke.adt", b"mid-1", ADT.encode(), headers())
+    assert not out.dead_letter, out.reason
+    assert out.topic == "hds.deid.admissions"
+    env = json.loads(out.value)
+    assert env["dataset"] == "admissions" and env["hospital"] == "st-luke" and env["feed"] == "adt"
+    assert env["patient_pseudonym"] and env["record_id"]
+    text = out.value.decode()
+    for raw in ("WHITAKER", "MARGARET", "8812345", "555-0143", "Evergreen", "V998877", "HOUSE"):
+        assert raw.lower() not in text.lower(), f"identifier kind leaked ({len(raw)} chars)"
+    assert env["columns"]["sex"] == "F"
+    assert env["columns"]["event_type"] == "A01"
+
+
+def test_given_the_same_message_twice_then_the_record_id_is_stable(processor: Processor) -> None:
+    a = processor.process("hds.raw.st-luke.adt", b"mid-1", ADT.encode(), headers())
+    b = processor.process("hds.raw.st-luke.adt", b"mid-1", ADT.encode(), headers())
+    assert json.loads(a.value)["record_id"] == json.loads(b.value)["record_id"]
+
+
+@pytest.mark.parametrize(
+    ("topic", "value", "hdrs", "reason"),
+    [
+        ("hds.raw.st-luke.unknownfeed", ADT.encode(), {}, "unknown_feed"),
+        ("hds.raw.nowhere.adt", ADT.encode(), {}, "unknown_feed"),
+        ("hds.raw.st-luke", ADT.encode(), {}, "bad_topic"),
+        ("hds.raw.st-luke.adt", ADT.encode(), {"hospital": "riverside"}, "header_mismatch"),
+        ("hds.raw.st-luke.adt", ADT.encode(), {"format": "fhir"}, "format_mismatch"),
+        ("hds.raw.st-luke.adt", b"", {}, "empty_message"),
+        ("hds.raw.st-luke.adt", "MSH|^~\\&|X|Y\rPID|1||Müller".encode("latin-1"), {}, "encoding_error"),
+        ("hds.raw.st-luke.fhir", b'{"resourceType": "Patient", ', {}, "invalid_json"),
+        ("hds.raw.st-luke.fhir", b'[1, 2]', {}, "invalid_fhir"),
+        ("hds.raw.st-luke.lab", b'"just a string"', {}, "invalid_csv_row"),
+    ],
+)
+def test_given_bad_input_then_it_is_dead_lettered_with_a_reason(
+    processor: Processor, topic: str, value: bytes, hdrs: dict[str, str], reason: str
+) -> None:
+    out = processor.process(topic, b"k", value, hdrs, 2, 41)
+    assert out.dead_letter and out.reason == reason
+    assert out.topic.startswith("hds.dlq.")
+    h = {k: v.decode() for k, v in out.headers}
+    assert h["dlq-reason"] == reason and h["dlq-source-offset"] == "41"
+    assert out.value == value  # the restricted DLQ keeps the raw bytes so the hospital can fix and resend
+
+
+@pytest.mark.parametrize("text", [
+    "MSH|^~\\&|EPIC|STL|HDS|CITY|20250314||ADT^A01|M|P|2.5\rPID|1||88123",  # truncated PID
+    "PID|1||8812345^^^STL^MR||WHITAKER^MARGARET\r",  # no MSH
+    "MSH|\r",
+])
+def test_given_a_broken_hl7_message_then_it_never_moves_downstream(processor: Processor, text: str) -> None:
+    out = processor.process("hds.raw.st-luke.adt", b"k", text.encode(), headers())
+    if not out.dead_letter:  # a truncated-but-parsable message may pass, but only de-identified
+        assert "8812345" not in out.value.decode() and "WHITAKER" not in out.value.decode()
+    else:
+        assert out.reason and "WHITAKER" not in json.dumps(dict((k, v.decode()) for k, v in out.headers))
+
+
+def test_given_an_engine_that_raises_then_the_message_is_dead_lettered(processor: Processor) -> None:
+    class Exploding:
+        def deidentify(self, *a: object, **k: object) -> object:
+            raise RuntimeError("boom with WHITAKER inside")
+
+    from gateway.feeds import FeedRegistry
+
+    p = Processor(FeedRegistry.load(Path("policies/feeds.yaml")), Exploding(), record_key=b"k" * 32, key_id="k1")
+    out = p.process("hds.raw.st-luke.adt", b"k", ADT.encode(), headers())
+    assert out.dead_letter and out.reason == "internal_error"
+    assert "WHITAKER" not in json.dumps([(k, v.decode()) for k, v in out.headers])
