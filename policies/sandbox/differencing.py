@@ -1,0 +1,163 @@
+"""Differencing detection: refuse queries that isolate individuals by comparison with earlier ones.
+
+The rule (docs/query-sandbox.md, "Differencing"), applied per grant to every aggregate-tier query before
+its result is released. Each released query leaves a :class:`QueryFingerprint`: the datasets it read,
+its grouping (a hash of the GROUP BY keys), its population (distinct patients behind the whole query,
+rows, a keyed XOR digest and a bottom-k sketch of keyed patient hashes) and per output cell (keyed by a
+hash of the key values) its patients and rows.
+
+A new query Q is compared with every earlier query E of the same grant over the same datasets:
+
+* *Near-identical populations*: when both populations fit in the sketch, the exact symmetric
+  difference of the two patient sets is known; otherwise it is estimated as ``|N_Q - N_E|`` and the
+  populations count as near-identical only if the sketches' Jaccard estimate is at least 0.9.
+* Refuse if the populations are near-identical and differ by 1..k-1 patients (k = min_cell_count):
+  "all" versus "all but one condition".
+* Refuse if the patient sets are identical (equal digests) but the row counts differ by 1..k-1.
+* Refuse if Q and E have the same grouping, near-identical populations, and some cell present in both
+  differs by 1..k-1 patients or rows.
+
+Only released queries are remembered; refused ones are not (so a refusal cannot be used as an oracle to
+shift the baseline). History lives in memory per grant and can be written to and read back from a DuckDB
+table ``governance.query_fingerprints`` through :class:`FingerprintStore`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies.sandbox.errors import QueryRefused
+
+NEAR_IDENTICAL_JACCARD = 0.9
+
+
+@dataclass(frozen=True)
+class Population:
+    patients: int
+    rows: int
+    digest: int
+    sketch: tuple[int, ...]  # the smallest keyed patient hashes, ascending, at most SKETCH_SIZE
+    sketch_size: int = 256
+
+    @property
+    def complete(self) -> bool:
+        """The sketch holds every patient of the population."""
+        return self.patients <= self.sketch_size and len(self.sketch) == self.patients
+
+
+@dataclass(frozen=True)
+class QueryFingerprint:
+    datasets: frozenset[str]
+    grouping: str
+    population: Population
+    cells: dict[str, tuple[int, int]] = field(default_factory=dict)  # key hash -> (patients, rows)
+
+
+def cell_key_hash(key_values: Iterable[Any]) -> str:
+    """A stable, non-reversible-at-a-glance handle for a cell's key values (no values are stored)."""
+    text = json.dumps([repr(v) for v in key_values], ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _jaccard(a: Population, b: Population) -> float:
+    k = min(a.sketch_size, b.sketch_size)
+    union_bottom = sorted(set(a.sketch) | set(b.sketch))[:k]
+    if not union_bottom:
+        return 1.0
+    sa, sb = set(a.sketch), set(b.sketch)
+    both = sum(1 for h in union_bottom if h in sa and h in sb)
+    return both / len(union_bottom)
+
+
+def population_difference(a: Population, b: Population) -> int | None:
+    """Patients by which two populations differ, or None when they are not near-identical."""
+    if a.digest == b.digest and a.patients == b.patients:
+        return 0
+    if a.complete and b.complete:
+        return len(set(a.sketch) ^ set(b.sketch))
+    if _jaccard(a, b) >= NEAR_IDENTICAL_JACCARD:
+        return max(abs(a.patients - b.patients), 1)
+    return None
+
+
+def _small(difference: int, k: int) -> bool:
+    return 0 < difference < k
+
+
+class QueryHistory:
+    """Released aggregate queries per grant, and the patient-set digests suppressed under each grant."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        """``key`` keys the patient hashes behind digests and sketches; pass a stable secret (e.g. from
+        settings) if histories are persisted across restarts, otherwise a random per-process key is used."""
+        self._key = key if key is not None else secrets.token_bytes(32)
+        self._lock = threading.Lock()
+        self._released: dict[str, list[QueryFingerprint]] = {}
+        self._suppressed: dict[str, set[int]] = {}
+
+    @property
+    def salt(self) -> str:
+        """Salt mixed into DuckDB's hash of each patient pseudonym (never logged, never returned)."""
+        return hashlib.sha256(b"hds-sandbox-digest\x00" + self._key).hexdigest()
+
+    def check(self, grant_id: str, candidate: QueryFingerprint, *, min_cell_count: int) -> None:
+        """Raise QueryRefused if ``candidate`` differs from an earlier released query by a few people."""
+        k = min_cell_count
+        with self._lock:
+            earlier = list(self._released.get(grant_id, ()))
+        for previous in earlier:
+            if previous.datasets != candidate.datasets:
+                continue
+            difference = population_difference(previous.population, candidate.population)
+            if difference is None:
+                continue
+            if _small(difference, k):
+                raise QueryRefused(
+                    "differencing: the query's population differs from an earlier query under this grant "
+                    f"by fewer than {k} patients",
+                    code="differencing",
+                    status_code=422,
+                )
+            if difference == 0 and _small(abs(previous.population.rows - candidate.population.rows), k):
+                raise QueryRefused(
+                    f"differencing: the query differs from an earlier query under this grant by fewer than {k} records",
+                    code="differencing",
+                    status_code=422,
+                )
+            if previous.grouping != candidate.grouping:
+                continue
+            for key, (patients, rows) in candidate.cells.items():
+                if key not in previous.cells:
+                    continue
+                old_patients, old_rows = previous.cells[key]
+                if _small(abs(patients - old_patients), k) or _small(abs(rows - old_rows), k):
+                    raise QueryRefused(
+                        "differencing: a cell differs from the same cell of an earlier query under this grant "
+                        f"by fewer than {k} patients or records",
+                        code="differencing",
+                        status_code=422,
+                    )
+
+    def record(self, grant_id: str, fingerprint: QueryFingerprint, suppressed_digests: Iterable[int] = ()) -> None:
+        with self._lock:
+            self._released.setdefault(grant_id, []).append(fingerprint)
+            self._suppressed.setdefault(grant_id, set()).update(suppressed_digests)
+
+    def suppressed_digests(self, grant_id: str) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._suppressed.get(grant_id, ()))
+
+    def released(self, grant_id: str) -> list[QueryFingerprint]:
+        with self._lock:
+            return list(self._released.get(grant_id, ()))
+
+    def forget(self, grant_id: str) -> None:
+        with self._lock:
+            self._released.pop(grant_id, None)
+            self._suppressed.pop(grant_id, None)
