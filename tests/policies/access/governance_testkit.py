@@ -42,3 +42,44 @@ class RecordingMirror:
         if self.failing:
             raise ConnectionError("identity provider unreachable")
         self.held.discard((grant_id, dataset, username))
+
+
+class TokenKit:
+    """Keycloak-shaped RS256 access tokens from a fresh RSA key, and the verifier that checks them (real crypto)."""
+
+    ISSUER = "http://keycloak.test/realms/hds"
+    AUDIENCE = "hds-api"
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._n = 0
+
+    def token(self, username: str, *roles: str, sid: str | None = None) -> str:
+        import time
+
+        import jwt
+
+        self._n += 1
+        now = int(time.time())
+        claims = {"iss": self.ISSUER, "aud": self.AUDIENCE, "sub": f"sub-{username}", "typ": "Bearer",
+                  "preferred_username": username, "iat": now, "exp": now + 300, "jti": f"jti-{self._n}",
+                  "sid": sid or f"sid-{username}", "realm_access": {"roles": list(roles)}}
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": "k1"})
+
+    def verifier(self) -> "JwtVerifier":
+        return JwtVerifier(self._key.public_key(), self.ISSUER, self.AUDIENCE)
+
+
+class JwtVerifier:
+    def __init__(self, public_key: object, issuer: str, audience: str) -> None:
+        self._public_key, self._issuer, self._audience = public_key, issuer, audience
+
+    def verify(self, token: str) -> Principal:
+        import jwt
+
+        claims = jwt.decode(token, self._public_key, algorithms=["RS256"], audience=self._audience,  # type: ignore[arg-type]
+                            issuer=self._issuer)
+        return Principal(claims["sub"], claims["preferred_username"],
+                         frozenset(claims.get("realm_access", {}).get("roles", [])), claims=claims)

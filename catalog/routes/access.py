@@ -1,0 +1,152 @@
+"""Access requests and grants over HTTP. Services from `request.app.state.access`; roles via catalog.deps.
+
+Domain errors (`policies.access.errors.AccessError`) map to `{"detail": reason}` once, in
+`policies.access.wiring.install`. Body validation errors answer 422 naming the field and error type only,
+never the submitted value (`SafeValidationRoute`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.deps import require_roles
+from policies.access.service import AccessService
+from policies.principal import Principal
+
+ADMIN = "authority-admin"
+STEWARD = "data-steward"
+RESEARCHER = "researcher"
+
+
+class SafeValidationRoute(APIRoute):
+    """422 for malformed bodies/parameters, naming fields and error types but never echoing the input."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except RequestValidationError as exc:
+                return JSONResponse(status_code=422, content={"detail": describe_validation_error(exc)})
+
+        return handler
+
+
+def describe_validation_error(exc: RequestValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ())]
+        where = loc[0] if loc else "request"
+        if len(loc) > 1 and isinstance(error.get("loc", ())[1], str):
+            where += f" field '{loc[1]}'"  # schema field names only; deeper keys may be caller data
+        problems.append(f"{where} ({error.get('type', 'invalid')})")
+    return "invalid request: " + "; ".join(sorted(set(problems)))
+
+
+router = APIRouter(prefix="/api", tags=["access"], route_class=SafeValidationRoute)
+
+Researcher = Annotated[Principal, Depends(require_roles(RESEARCHER))]
+Steward = Annotated[Principal, Depends(require_roles(STEWARD))]
+Admin = Annotated[Principal, Depends(require_roles(ADMIN))]
+Governed = Annotated[Principal, Depends(require_roles(RESEARCHER, STEWARD, ADMIN))]
+
+
+def _service(request: Request) -> AccessService:
+    return request.app.state.access  # type: ignore[no-any-return]
+
+
+Service = Annotated[AccessService, Depends(_service)]
+
+
+class AccessRequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    datasets: list[str] = Field(min_length=1, max_length=100)
+    columns: dict[str, list[str]] | None = None
+    purpose: str = Field(min_length=1, max_length=4000)
+    duration_days: int
+    project: str | None = Field(default=None, max_length=4000)
+    legal_basis: str | None = Field(default=None, max_length=4000)
+
+
+class ReviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    columns: dict[str, list[str]] | None = None
+    duration_days: int | None = None
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+@router.post("/access-requests", status_code=201)
+def submit_access_request(body: AccessRequestBody, principal: Researcher, service: Service) -> dict[str, Any]:
+    request = service.submit(principal, datasets=body.datasets, columns=body.columns, purpose=body.purpose,
+                             duration_days=body.duration_days, project=body.project, legal_basis=body.legal_basis)
+    return request.to_public()
+
+
+@router.get("/access-requests")
+def list_access_requests(principal: Governed, service: Service, status: str | None = None) -> list[dict[str, Any]]:
+    """Researchers see their own requests; data stewards and authority admins see all."""
+    return [r.to_public() for r in service.list_requests(principal, status=status)]
+
+
+@router.get("/access-requests/{request_id}")
+def get_access_request(request_id: str, principal: Governed, service: Service) -> dict[str, Any]:
+    return service.get_request(request_id, principal).to_public()
+
+
+@router.post("/access-requests/{request_id}/review")
+def review_access_request(request_id: str, principal: Steward, service: Service,
+                          body: Annotated[ReviewBody | None, Body()] = None) -> dict[str, Any]:
+    return service.review(request_id, principal, note=body.note if body else None).to_public()
+
+
+@router.post("/access-requests/{request_id}/approve")
+def approve_access_request(request_id: str, principal: Admin, service: Service,
+                           body: Annotated[ApproveBody | None, Body()] = None) -> dict[str, Any]:
+    body = body or ApproveBody()
+    grant = service.approve(request_id, principal, columns=body.columns, duration_days=body.duration_days,
+                            note=body.note)
+    return {**grant.to_public(), "request_status": "approved"}
+
+
+@router.post("/access-requests/{request_id}/refuse")
+def refuse_access_request(request_id: str, body: ReasonBody, principal: Admin, service: Service) -> dict[str, Any]:
+    return service.refuse(request_id, principal, body.reason).to_public()
+
+
+@router.post("/access-requests/{request_id}/withdraw")
+def withdraw_access_request(request_id: str, principal: Researcher, service: Service) -> dict[str, Any]:
+    return service.withdraw(request_id, principal).to_public()
+
+
+@router.get("/grants")
+def list_grants(principal: Governed, service: Service) -> list[dict[str, Any]]:
+    """Authority admins see every grant; others see the grants made to them."""
+    return [g.to_public() for g in service.list_grants(principal)]
+
+
+@router.get("/grants/{grant_id}")
+def get_grant(grant_id: str, principal: Governed, service: Service) -> dict[str, Any]:
+    return service.get_grant(grant_id, principal).to_public()
+
+
+@router.post("/grants/{grant_id}/revoke")
+def revoke_grant(grant_id: str, body: ReasonBody, principal: Admin, service: Service) -> dict[str, Any]:
+    return service.revoke(grant_id, principal, body.reason).to_public()

@@ -1,0 +1,70 @@
+"""Install access governance into the catalog app: schemas, services on app.state, routers, error mapping."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from policies.access.errors import AccessError
+from policies.access.service import AccessService, GrantMirror
+from policies.audit.log import AuditLog
+from policies.audit.login import LoginAuditMiddleware
+from policies.audit.transaction import CursorFactory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Governance:
+    access: AccessService
+    audit: AuditLog
+
+
+class _NoMirror:
+    """No identity provider to mirror into (embedded mode): grants live only in the catalog."""
+
+    def grant(self, grant_id: str, dataset: str, username: str) -> None:
+        return None
+
+    def revoke(self, grant_id: str, dataset: str, username: str) -> None:
+        return None
+
+
+def install(
+    app: FastAPI,
+    *,
+    cursor_factory: CursorFactory,
+    write_lock: threading.Lock,
+    mirror: GrantMirror | None,
+    dataset_exists: Callable[[str], bool],
+    now: Callable[[], datetime] | None = None,
+) -> Governance:
+    """Create the `governance` tables if needed, set `app.state.access` / `app.state.audit`, include the
+    access and audit routers, map `AccessError` to JSON, and audit the first request of each token session."""
+    from catalog.routes import access as access_routes
+    from catalog.routes import audit as audit_routes
+
+    audit = AuditLog(cursor_factory, write_lock, now=now)
+    audit.ensure_schema()
+    if mirror is None:
+        log.info("no grant mirror configured: grants are recorded in the catalog only")
+    service = AccessService(cursor_factory, write_lock, audit=audit, mirror=mirror or _NoMirror(),
+                            dataset_exists=dataset_exists, now=now)
+    service.ensure_schema()
+    app.state.access = service
+    app.state.audit = audit
+    app.include_router(access_routes.router)
+    app.include_router(audit_routes.router)
+    app.add_exception_handler(AccessError, _access_error)  # type: ignore[arg-type]
+    app.add_middleware(LoginAuditMiddleware, audit=audit)
+    return Governance(service, audit)
+
+
+async def _access_error(request: Request, exc: AccessError) -> JSONResponse:
+    return JSONResponse(status_code=exc.status_code, content={"detail": exc.public_reason})
