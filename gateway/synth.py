@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import ItemsView, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -60,6 +60,15 @@ class Identifiers:
     def all(self) -> tuple[str, ...]:
         return (*self.names, *self.mrns, *self.phones, *self.streets, *self.ssns)
 
+    def as_dict(self) -> dict[str, list[str]]:
+        """``{"names": [...], "mrns": [...], "phones": [...], "streets": [...], "ssns": [...]}``."""
+        return {"names": list(self.names), "mrns": list(self.mrns), "phones": list(self.phones),
+                "streets": list(self.streets), "ssns": list(self.ssns)}
+
+    def items(self) -> ItemsView[str, list[str]]:
+        """Kind -> values, so code written for the manifest's JSON mapping works on this too."""
+        return self.as_dict().items()
+
 
 @dataclass(frozen=True)
 class SynthManifest:
@@ -80,7 +89,6 @@ class SynthManifest:
                 yield hospital, feed, info, self.root / info.file
 
     def to_json(self) -> dict[str, Any]:
-        ids = self.identifiers
         return {
             "seed": self.seed,
             "hospitals": {
@@ -90,10 +98,7 @@ class SynthManifest:
             },
             "patients": self.patients,
             "shared_patients": self.shared_patients,
-            "identifiers": {
-                "names": list(ids.names), "mrns": list(ids.mrns), "phones": list(ids.phones),
-                "streets": list(ids.streets), "ssns": list(ids.ssns),
-            },
+            "identifiers": self.identifiers.as_dict(),
         }
 
     @classmethod

@@ -2,7 +2,9 @@
 
 Every value is drawn from in-code word lists with one ``random.Random`` so the same seed gives the
 same people. The lists are invented for this project; family names avoid clinical eponyms and words
-that occur in the clinical vocabulary of the notes (so a leak check on family names is meaningful).
+that occur in the clinical vocabulary of the notes (so a leak check on family names is meaningful),
+and are at least five letters long: a leak check that searches the raw bytes of a compressed database
+for short strings finds four-letter ones by chance.
 """
 
 from __future__ import annotations
@@ -46,12 +48,12 @@ FAMILY: tuple[str, ...] = (
     "Hernandez", "Lopez", "Gonzalez", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
     "Thompson", "Harris", "Sanchez", "Ramirez", "Lewis", "Robinson", "Walker", "Nguyen",
     "Torres", "Rivera", "Flores", "Mitchell", "Roberts", "Carter", "Phillips", "Evans", "Campbell",
-    "Parker", "Edwards", "Collins", "Stewart", "Morris", "Murillo", "Rogers", "Reed", "Cook",
-    "Morgan", "Cooper", "Peterson", "Ramos", "Kelly", "Howard", "Richardson", "Cox",
+    "Parker", "Edwards", "Collins", "Stewart", "Morris", "Murillo", "Rogers", 
+    "Morgan", "Cooper", "Peterson", "Ramos", "Kelly", "Howard", "Richardson", 
     "Castillo", "Gutierrez", "Ortiz", "Jenkins", "Perry", "Russell", "Sullivan", "Foster",
-    "Gonzales", "Bryant", "Alexander", "Griffin", "Diaz", "Hayes", "Myers", "Ford", "Hamilton",
-    "Sims", "Petrov", "Kowalski", "Okafor", "Adeyemi", "Nakamura", "Takahashi", "Chen", "Huang",
-    "Zhang", "Patel", "Shah", "Iyer", "Chatterjee", "Haddad", "Nasser", "Mansour", "Schneider",
+    "Gonzales", "Bryant", "Alexander", "Griffin", "Hayes", "Myers", "Hamilton",
+    "Petrov", "Kowalski", "Okafor", "Adeyemi", "Nakamura", "Takahashi", "Huang",
+    "Zhang", "Patel", "Chatterjee", "Haddad", "Nasser", "Mansour", "Schneider",
     "Müller", "Fischer", "Becker", "Novak", "Horvath", "Lindqvist", "Johansson", "O'Brien",
     "O'Connor", "McAllister", "Fitzgerald", "Delacroix", "Moreau", "Lefebvre", "Rossi", "Esposito",
     "Romano", "Ferreira", "Oliveira", "Pereira", "Castro", "Vargas", "Mendoza", "Guerrero",
