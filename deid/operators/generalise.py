@@ -6,6 +6,8 @@
 - `kind: age`: a number of years, "90+" from 90 on.
 - `kind: zip`: the first `digits` (default 3) digits; HIPAA's sparsely populated prefixes -> "000"
   (`sparse: hipaa`, default) or none (`sparse: none`, e.g. Chinese postcodes).
+A date or age that cannot be read is dropped (`on_invalid: drop`, default) or rejects the record
+(`on_invalid: reject`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ _NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z岁]*)\s*")
 @register
 class Generalise(Operator):
     name = "generalise"
-    allowed_params = frozenset({"kind", "to", "over_90", "digits", "sparse"})
+    allowed_params = frozenset({"kind", "to", "over_90", "digits", "sparse", "on_invalid"})
     example_params = {"kind": "date", "to": "year"}
     example_value = "2024-03-14"
 
@@ -44,6 +46,9 @@ class Generalise(Operator):
         over_90 = params.get("over_90", "drop")
         if not isinstance(over_90, str):
             raise OperatorConfigError("generalise: over_90 must be a string ('drop' or a replacement)")
+        self.on_invalid = params.get("on_invalid", "drop")
+        if self.on_invalid not in {"drop", "reject"}:
+            raise OperatorConfigError("generalise: on_invalid must be 'drop' or 'reject'")
         self.kind, self.to, self.digits, self.over_90 = kind, to, digits, over_90
         self.sparse = HIPAA_SPARSE_ZIP3 if sparse == "hipaa" else frozenset()
 
@@ -55,14 +60,19 @@ class Generalise(Operator):
         if self.kind == "age":
             m = _NUMBER.fullmatch(value)
             if m is None:
-                raise RecordRejected("bad_age", ctx.position)
+                return self._invalid("bad_age", ctx)
             return "90+" if float(m.group(1)) >= 90 else value
         parsed = parse_date(value)
         if parsed is None:
-            raise RecordRejected("bad_date", ctx.position)
+            return self._invalid("bad_date", ctx)
         if self.kind == "birth_date" and age_in_years(parsed.day, ctx.today) >= 90:
             return None if self.over_90 == "drop" else self.over_90
         try:
             return generalise_date_text(value, "year" if self.kind == "birth_date" else self.to)
         except DateFormatError:
-            raise RecordRejected("bad_date", ctx.position) from None
+            return self._invalid("bad_date", ctx)
+
+    def _invalid(self, reason: str, ctx: OperatorContext) -> str | None:
+        if self.on_invalid == "reject":
+            raise RecordRejected(reason, ctx.position)
+        return None
