@@ -13,7 +13,7 @@ from __future__ import annotations
 SCALAR_FUNCTIONS: frozenset[str] = frozenset(
     {
         # conditionals and types
-        "CAST", "TRY_CAST", "CASE", "IF", "COALESCE", "NULLIF", "GREATEST", "LEAST",
+        "CAST", "TRY_CAST", "CASE", "IF", "COALESCE", "NULLIF", "GREATEST", "LEAST", "EXISTS",
         # text
         "LOWER", "UPPER", "TRIM", "LENGTH", "SUBSTRING", "CONCAT", "CONCAT_WS", "LEFT", "RIGHT",
         "SPLIT_PART", "STARTS_WITH", "CONTAINS", "REPLACE", "STR_POSITION", "REGEXP_LIKE", "LPAD", "RPAD",
