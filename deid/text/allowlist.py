@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from deid.text.clinical_vocabulary import CLINICAL_VOCABULARY
+
 EPONYMS = frozenset(
     """
     parkinson parkinsons parkinson's foley cushing cushings cushing's gram apgar bell bell's alzheimer alzheimers
@@ -102,7 +104,7 @@ CLINICAL_WORDS = frozenset(
     patient pts' pt's neg pos wnl nad plan assessment response action data
     given hold held cont continue dc'd d/c dc cc/hr
     """.split()
-)
+) | CLINICAL_VOCABULARY
 
 # Eponyms used on their own in notes ("foley patent", "on doppler"): never names without a title.
 EPONYMS_ALONE = frozenset(

@@ -24,8 +24,8 @@ _D = r"(?:0?[1-9]|[12]\d|3[01])"
 _Y = r"(?:19\d\d|20\d\d|\d\d)"
 _TIME = r"(?:[ ,T@]+(?:at\s+)?(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?[ap]\.?m\.?)?)?"
 _ORD = r"(?:st|nd|rd|th)?"
-_NB = r"(?<![\w/.\-])"  # not glued to a word, slash, dot or dash on the left
-_NA = r"(?![\w/]|\.\d|-\d)"  # ... nor on the right
+_NB = r"(?<![\d/.])"  # not glued to a digit, slash or dot on the left ("fx4/97" and "LA-10/3" are dates)
+_NA = r"(?![\w/]|\.\d)"  # ... nor on the right (ranges "6/30-7/2" are two dates)
 
 DATE_PATTERNS = [
     # 2025-03-14, 2025/3/14 (+ time)
@@ -45,8 +45,23 @@ DATE_PATTERNS = [
     ),
     Pattern("DATE", re.compile(r"\b" + _D + _ORD + r"\s+(?:of\s+)?" + MONTH + r"\.?(?:,?\s+(?:19|20)\d\d)?\b", I), 0.9),
     Pattern("DATE", re.compile(r"\b" + MONTH + r"\.?,?\s+(?:of\s+)?(?:19|20)\d\d\b", I), 0.9),
+    # month/year: 11/92, 8/88 (the second number cannot be a day)
+    Pattern("DATE", re.compile(_NB + _M + r"/(?:3[2-9]|[4-9]\d|0\d)" + _NA), 0.8),
+    # "the 11th"
+    Pattern("DATE", re.compile(r"\bthe\s+(" + _D + r"(?:st|nd|rd|th))\b", I), 0.7, 1),
+    # two-digit years after an event of the history: "MI 92", "CABG 81", "REDO '95"
+    Pattern(
+        "DATE",
+        re.compile(
+            r"\b(?:mi|ami|nqwmi|cabg|ptca|pci|avr|mvr|cva|tia|dvt|pe|ca|turp|tah|bso|appy|chole|redo|stent|"
+            r"s/p|dx|dx'd|lumpectomy|mastectomy|nephrectomy|pacer|ppm|aicd)\s*(?:x\s?\d\s+)?'?((?:[5-9]\d|[01]\d))'?(?![\w/.%])",
+            I,
+        ),
+        0.7,
+        1,
+    ),
     # years in history: '92, 92', 1992 (not a clock time or a quantity)
-    Pattern("DATE", re.compile(r"(?<![\w'])'(\d\d)(?![\w'])"), 0.8, 1),
+    Pattern("DATE", re.compile(r"(?<![\d'])'(\d\d)(?![\w'])"), 0.8, 1),
     Pattern("DATE", re.compile(r"(?<![\w'])(\d\d)'(?![\w'])"), 0.8, 1),
     Pattern(
         "DATE",
@@ -111,9 +126,18 @@ CONTACT_PATTERNS = [
 ]
 
 _STREET = (
-    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|ter|"
-    r"circle|cir|highway|hwy|parkway|pkwy|square|sq|trail|trl|pike|route|rte)"
+    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|court|terrace|"
+    r"circle|highway|hwy|parkway|pkwy|square|trail|pike)"
 )
+
+
+def _street_words_ok(match: str) -> bool:
+    """"19 Clover St." yes; "8 trach in place", "3 separate cardioversions for st." no."""
+    from deid.text.allowlist import CLINICAL_WORDS
+
+    words = re.findall(r"[A-Za-z']+", match.lower())[:-1]
+    stop = {"in", "for", "to", "at", "of", "on", "and", "the", "not", "with", "per", "x", "given", "way"}
+    return bool(words) and not any(w in stop or w in CLINICAL_WORDS for w in words)
 ADDRESS_PATTERNS = [
     # 19 Clover St., 1200 North Charles Street Apt 4B
     Pattern(
@@ -125,6 +149,8 @@ ADDRESS_PATTERNS = [
             I,
         ),
         0.9,
+        0,
+        _street_words_ok,
     ),
     Pattern("ADDRESS", re.compile(r"\b(?:p\.?\s?o\.?\s+box|box)\s+\d{1,6}\b", I), 0.85),
     # City, ST 21201 / ZIP+4 after a state abbreviation

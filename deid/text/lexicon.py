@@ -86,11 +86,12 @@ def name_lexicon() -> NameLexicon:
     return NameLexicon(frozenset(first - blocked), frozenset(last - blocked), frozenset(rare))
 
 
-@lru_cache(maxsize=1)
-def common_words() -> frozenset[str]:
-    """Everyday English words (Zipf >= 4) used to stop name and place context rules from grabbing them."""
+@lru_cache(maxsize=4)
+def common_words(top: int = 12_000) -> frozenset[str]:
+    """The `top` most frequent English words (plus clinical words), used to stop name and place context
+    rules from grabbing everyday words."""
     if importlib.util.find_spec("wordfreq") is None:
         return frozenset(CLINICAL_WORDS)
     from wordfreq import top_n_list
 
-    return frozenset(top_n_list("en", 12_000)) | CLINICAL_WORDS
+    return frozenset(top_n_list("en", top)) | CLINICAL_WORDS

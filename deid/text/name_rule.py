@@ -30,12 +30,12 @@ TITLES = frozenset(
 SOFT_TITLES = frozenset("sister father nurse sr fr".split())
 CREDENTIALS = frozenset(
     "rn rrt np md pa pa-c lpn cna msw licsw lcsw rd rph pharmd crna cnm aprn bsn msn phd do ccrn mba "
-    "slp otr pt-a resident fellow intern attending".split()
+    "slp otr pt-a".split()
 )
 RELATIONS = frozenset(
     """
     wife husband spouse son sons daughter daughters dtr dtrs dau mother mom father dad sister sis brother bro
-    niece nephew grandson granddaughter grandaughter granddtr grandchild aunt uncle cousin friend friends
+    niece neice nephew grandson granddaughter grandaughter granddtr grandchild aunt uncle cousin friend friends
     girlfriend boyfriend fiance fiancee partner proxy hcp guardian neighbor neighbour stepson stepdaughter
     son-in-law daughter-in-law dtr-in-law sister-in-law brother-in-law mother-in-law father-in-law sil dil
     """.split()
@@ -52,6 +52,31 @@ _FUNCTION = frozenset(
 )
 
 
+_CREDENTIAL = re.compile(
+    r"(?P<pre>)(?:,\s*|\s+)(?:rn|r\.n\.|rrt|crt|np|md|m\.d\.|pa-c|lpn|cna|msw|licsw|licws|lcsw|rd|rph|pharmd|crna|"
+    r"cnm|aprn|bsn|msn|ccrn|slp|otr|pt|ot|sw|phd|do)\b\.?",
+    re.IGNORECASE,
+)
+_REPORTED = frozenset("aware notified paged informed".split())
+
+
+def _mostly_mixed(text: str) -> bool:
+    """Mixed-case prose (capitals mean something) rather than ALL-CAPS or all-lower notes."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
+    upper = sum(1 for c in letters if c.isupper())
+    return 0.03 < upper / len(letters) < 0.6
+
+
+_LINE_END = re.compile(r"[ \t]*(?:[,.;)][ \t]*)?(?:\r?\n|$)")
+
+
+def _ends_line(text: str, pos: int) -> bool:
+    """A signature credential ends its line ("Jean Hudson, RN\n"), unlike "PA line" or "see MD orders"."""
+    return _LINE_END.match(text, pos) is not None
+
+
 @dataclass(frozen=True)
 class _Tok:
     start: int
@@ -65,16 +90,27 @@ class NameRule:
     def __init__(self, lexicon: NameLexicon | None = None) -> None:
         self.lex = lexicon if lexicon is not None else name_lexicon()
         self.common = common_words()
+        self.very_common = common_words(1500)
 
     # token classes ---------------------------------------------------------------------------------------
     def _blocked(self, low: str) -> bool:
-        return low in _FUNCTION or low in CLINICAL_WORDS or low in ALLOWED_TERMS
+        return low in _FUNCTION or low in CLINICAL_WORDS or low in ALLOWED_TERMS or low in RELATIONS or low in TITLES
 
     def _namey(self, low: str) -> bool:
         """Could be part of a name next to a seed: a census name or an initial, not a function/clinical word."""
         if len(low) == 1:
             return True
         return not self._blocked(low) and self.lex.is_name(low)
+
+    def _grows(self, i: int, toks: list[_Tok], text: str) -> bool:
+        """May token i join an adjacent name? An initial written with a period, or a census name that is not
+        an everyday English word."""
+        low = toks[i].low
+        if len(low) == 1:
+            return text[toks[i].end : toks[i].end + 1] == "." and low not in ("a", "i")
+        if not self._namey(low):
+            return False
+        return low not in self.common or self.lex.is_rare_name(low) or (low in self.lex.first and low not in self.very_common)
 
     def _unknown(self, low: str) -> bool:
         """Not an English word we know: after a strong context it is taken as a name."""
@@ -88,6 +124,7 @@ class NameRule:
         n = len(toks)
         seed = [0.0] * n
         eponyms = {s for s, _ in eponym_phrase_spans(text)}
+        lex = self.lex
 
         def gap(i: int) -> str:  # text between token i and token i+1
             return text[toks[i].end : toks[i + 1].start]
@@ -96,37 +133,72 @@ class NameRule:
             g = gap(i)
             return g in (" ", "  ", ". ", ".", "-") or (len(toks[i].low) == 1 and g in (". ", ".  ", " . "))
 
+        def person_word(low: str) -> bool:  # a census name or an unknown word, not clinical/function
+            return not self._blocked(low) and (lex.is_name(low) or low not in self.common) and len(low) > 1
+
+        def mark(i: int, score: float) -> None:
+            if toks[i].start not in eponyms:
+                seed[i] = max(seed[i], score)
+
+        ends_by_pos = {t.end: k for k, t in enumerate(toks)}
+        for m in _CREDENTIAL.finditer(text):
+            k = ends_by_pos.get(m.start("pre"))
+            if k is None:
+                continue
+            low = toks[k].low
+            at_line_end = _ends_line(text, m.end())
+            if len(low) == 1 or (person_word(low) and (at_line_end or low not in self.common)):
+                mark(k, 0.8)
+
         for i, t in enumerate(toks):
             low = t.low
-            if t.start in eponyms:
-                continue
             prev = toks[i - 1].low if i > 0 else ""
             prev_gap = gap(i - 1) if i > 0 else ""
             nxt = toks[i + 1].low if i + 1 < n else ""
             # rare census name on its own
-            if len(low) >= 3 and self.lex.is_rare_name(low) and low not in self.common and not self._blocked(low):
-                seed[i] = max(seed[i], 0.6)
-            # after a title
+            if len(low) >= 3 and lex.is_rare_name(low) and low not in self.common and not self._blocked(low):
+                mark(i, 0.6)
+            # after a title: up to two name words ("Dr. Ferdinand Halfpenny", "DR HOARD")
             if prev in TITLES and "\n" not in prev_gap and len(prev_gap) <= 3:
                 if prev in SOFT_TITLES:
-                    if self._namey(low) and len(low) > 1:
-                        seed[i] = max(seed[i], 0.8)
-                elif not (low in _FUNCTION or low in CLINICAL_WORDS and not self.lex.is_name(low)):
-                    seed[i] = max(seed[i], 0.9)
+                    if lex.is_name(low) and not self._blocked(low) and len(low) > 1:
+                        mark(i, 0.8)
+                elif not (low in _FUNCTION or low in CLINICAL_WORDS and not lex.is_name(low)):
+                    mark(i, 0.9)
+                    if i + 1 < n and joined(i) and person_word(toks[i + 1].low):
+                        mark(i + 1, 0.85)
             # after a relation word ("son bill", "wife, Carol", "son: Vladimir")
             if prev in RELATIONS and "\n" not in prev_gap and len(prev_gap.strip(" ,:;(-")) == 0:
-                if (self.lex.is_name(low) and not self._blocked(low)) or self._unknown(low):
-                    seed[i] = max(seed[i], 0.8)
-            # before a credential ("Jean Hudson, RN")
-            if nxt in CREDENTIALS and i + 1 < n and gap(i).strip() in ("", ",", ", "):
-                if len(low) == 1 or (not self._blocked(low) and (self.lex.is_name(low) or low not in self.common)):
-                    seed[i] = max(seed[i], 0.8)
-            # initial + name ("W. MAROTTA")
-            if len(low) == 1 and i + 1 < n and gap(i) in (". ", ".") and low not in ("a", "i"):
+                if (low in lex.first and not self._blocked(low)) or self._unknown(low) or lex.is_rare_name(low):
+                    mark(i, 0.8)
+            # "Dr. Rakusin and Toolis", "DR CAMARDA AND CLIFFORD", "DRS JOSEPH AND ..."
+            if prev in ("and", "&") and i >= 2 and seed[i - 2] >= 0.85 and person_word(low):
+                mark(i, 0.85)
+            # a name right before "aware" / "notified" ("BEA TURA AWARE", "NP grace made aware")
+            if nxt in _REPORTED and i + 1 < n and gap(i) == " " and person_word(low):
+                if lex.is_name(low) or low not in self.common:
+                    mark(i, 0.7)
+            # initial + census name ("E. WELSH", "Z. MILLER"), not a bacterium ("E. coli")
+            if len(low) == 1 and low not in ("a", "i") and i + 1 < n and gap(i) in (". ", "."):
                 nl = toks[i + 1].low
-                if self._namey(nl) and (self.lex.is_rare_name(nl) or nl not in self.common) and len(nl) > 1:
-                    seed[i] = max(seed[i], 0.7)
-                    seed[i + 1] = max(seed[i + 1], 0.7)
+                if len(nl) > 1 and not self._blocked(nl) and (lex.is_name(nl) or nl not in self.common):
+                    mark(i, 0.7)
+                    mark(i + 1, 0.7)
+            # first name + surname ("Joyce Jacobson", "RICHARD GAYLORD")
+            if (
+                i + 1 < n
+                and gap(i) == " "
+                and low in lex.first
+                and low not in self.very_common
+                and not self._blocked(low)
+                and person_word(nxt)
+                and (lex.is_name(nxt) or nxt not in self.common)
+                and nxt not in self.very_common
+            ):
+                a, b = text[t.start], text[toks[i + 1].start]
+                if (a.isupper() and b.isupper()) or not _mostly_mixed(text):
+                    mark(i, 0.65)
+                    mark(i + 1, 0.65)
 
         # expansion over adjacent name parts, then emit maximal runs
         marked = [s > 0 for s in seed]
@@ -136,12 +208,12 @@ class NameRule:
             for i in range(n):
                 if not marked[i]:
                     continue
-                if i + 1 < n and not marked[i + 1] and joined(i) and self._namey(toks[i + 1].low):
+                if i + 1 < n and not marked[i + 1] and joined(i) and self._grows(i + 1, toks, text):
                     if toks[i + 1].low not in CREDENTIALS and toks[i + 1].start not in eponyms:
                         marked[i + 1] = True
                         seed[i + 1] = max(seed[i + 1], 0.6)
                         changed = True
-                if i > 0 and not marked[i - 1] and joined(i - 1) and self._namey(toks[i - 1].low):
+                if i > 0 and not marked[i - 1] and joined(i - 1) and self._grows(i - 1, toks, text):
                     if toks[i - 1].low not in TITLES and toks[i - 1].low not in RELATIONS:
                         marked[i - 1] = True
                         seed[i - 1] = max(seed[i - 1], 0.6)

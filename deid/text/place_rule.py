@@ -25,17 +25,19 @@ FACILITY_WORDS = frozenset(
     vamc va healthcare center centre nursing institute sanitarium home's health
     """.split()
 )
-_WEAK_FACILITY = frozenset("house center centre health nursing medical home's".split())
+_STRONG_FACILITY = frozenset("hospital hospitals hosp hospiatal memorial vamc va infirmary".split())
 MOVE_VERBS = frozenset(
     """
     transferred transfered transfer trans tx'd txd sent admitted adm brought went presented discharged d/c'd
-    dc'd returned return came arrived taken going go moved lives living lived resides residing followed seen
-    works worked born visiting travelled traveled flown flew transported
+    dc'd arrived moved lives living lived resides residing followed works worked born travelled traveled
+    flown flew transported
     """.split()
 )
 PREPOSITIONS = frozenset("to from at in".split())
 # words after "to/from/at" that are wards, services or everyday places, never a named place
 WARD_WORDS = frozenset(
+    """pmicu psicu fmicu f-micu cmicu""".split()
+) | frozenset(
     """
     ed er ew icu ccu micu sicu csru nicu picu ctic cvicu tsicu pacu or ir cath lab ct mri floor unit home rehab
     nursing bed room bedside osh hospital hosp snf ltc acute vna dialysis hd ep clinic office work school
@@ -99,7 +101,7 @@ CITY_PHRASES = (
     "college park",
 )
 _CITY_PHRASE = re.compile(r"\b(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in CITY_PHRASES) + r")\b", re.I)
-_HOSPITAL_ABBREVIATION = re.compile(r"\b[A-Z]{1,4}(?:H|MC|HC)\b")
+_HOSPITAL_ABBREVIATION = re.compile(r"\b[A-Za-z]{0,3}(?:[Hh]|MC|HC|mc|hc)\b")
 
 
 class PlaceRule:
@@ -129,7 +131,7 @@ class PlaceRule:
                     w = toks[j][2]
                     if w in MOVE_VERBS or w in PREPOSITIONS or w in ("the", "a", "an", "his", "her", "their"):
                         break
-                    if w.isdigit() or self._plain(w) or (w in self.common and low in _WEAK_FACILITY):
+                    if w.isdigit() or self._plain(w) or (w in self.common and low not in _STRONG_FACILITY):
                         break
                     if w == "of" and first is None:
                         break
@@ -156,11 +158,13 @@ class PlaceRule:
         for m in _CITY_PHRASE.finditer(text):
             hits.append(Hit(m.start(), m.end(), "LOCATION", 0.7))
         for m in _HOSPITAL_ABBREVIATION.finditer(text):
-            if m.group().lower() in _CLINICAL_H_ABBREVIATIONS:
-                before = text[max(0, m.start() - 10) : m.start()].lower().split()
-                if not before or before[-1] not in ("to", "at", "from", "the"):
-                    continue
-            elif m.group().lower() in CLINICAL_WORDS:
+            # "to GH", "at the BWH", "from JHH": an abbreviation ending in H/MC/HC after a place preposition
+            word = m.group().lower()
+            before = text[max(0, m.start() - 12) : m.start()].lower().split()
+            if word in CLINICAL_WORDS or word in self.common or word in WARD_WORDS:
                 continue
-            hits.append(Hit(m.start(), m.end(), "LOCATION", 0.6))
+            if before and before[-1] == "the":
+                before = before[:-1]
+            if before and before[-1] in ("to", "at", "from", "@"):
+                hits.append(Hit(m.start(), m.end(), "LOCATION", 0.6))
         return hits
