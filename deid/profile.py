@@ -184,6 +184,7 @@ class Profile(BaseModel):
     hl7v2: Hl7Rules | None = None
     fhir: FhirRules | None = None
     csv: CsvRules | None = None
+    inherit: dict[Literal["hl7v2", "fhir", "csv", "date_shift"], str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _sections(self) -> "Profile":
@@ -220,7 +221,7 @@ def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def load_profile(path: Path) -> Profile:
+def _read(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     name = path.name
     try:
         text = path.read_text(encoding="utf-8")
@@ -233,6 +234,25 @@ def load_profile(path: Path) -> Profile:
         raise ProfileError(name, "", "invalid YAML", mark.line + 1 if mark else None) from None
     if not isinstance(data, dict):
         raise ProfileError(name, "", "a profile is a mapping", 1)
+    return data, root
+
+
+def load_profile(path: Path, sections: dict[str, dict[str, Any]] | None = None) -> Profile:
+    """Validate one profile file; `sections` maps other profiles' names to their raw data (for `inherit`)."""
+    name = path.name
+    data, root = _read(path)
+    inherit = data.get("inherit") or {}
+    if inherit:
+        if not isinstance(inherit, dict):
+            raise ProfileError(name, "inherit", "a mapping of section -> profile name", _line_of(root, ("inherit",)))
+        data = dict(data)
+        for section, source in inherit.items():
+            base = (sections or {}).get(source) if isinstance(source, str) else None
+            if base is None or section not in base or "inherit" in base and section in base["inherit"]:
+                raise ProfileError(name, f"inherit.{section}", "names no profile defining that section", _line_of(root, ("inherit", section)))
+            if section in data:
+                raise ProfileError(name, section, "defined here and inherited", _line_of(root, (section,)))
+            data[section] = base[section]
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
@@ -247,8 +267,13 @@ def load_profiles(directory: Path) -> dict[str, Profile]:
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
     if not files:
         raise ProfileError(str(directory), "", "no *.yaml profiles found")
+    raw = {}
     for path in files:
-        profile = load_profile(path)
+        data, _ = _read(path)
+        if isinstance(data.get("name"), str):
+            raw[data["name"]] = data
+    for path in files:
+        profile = load_profile(path, raw)
         if profile.name in profiles:
             raise ProfileError(path.name, "name", "duplicate profile name", _line_of(yaml.compose(path.read_text()), ("name",)))
         profiles[profile.name] = profile
