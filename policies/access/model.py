@@ -127,6 +127,10 @@ class Grant:
             return None
         return frozenset(self.columns[dataset])
 
+    def granted_columns(self) -> dict[str, tuple[str, ...] | None]:
+        """Every granted dataset with its columns (None = all), the shape the query sandbox's scope takes."""
+        return {d: None if self.columns is None else self.columns.get(d) for d in self.datasets}
+
     def to_public(self) -> dict[str, Any]:
         return {
             "id": self.id,

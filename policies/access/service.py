@@ -8,7 +8,6 @@ dataset); enforcement needs both the mirrored claim and an active grant record h
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -27,7 +26,7 @@ from policies.access.errors import (
 from policies.access.lifecycle import OPEN, TRANSITIONS, next_status
 from policies.access.model import AccessRequest, Columns, Grant, GrantStatus, HistoryEntry, Party, RequestStatus
 from policies.audit.log import SYSTEM_ACTOR, AuditLog
-from policies.audit.transaction import CursorFactory, read_cursor, write_transaction
+from policies.audit.transaction import CursorFactory, WriteLock, read_cursor, write_transaction
 from policies.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ class AccessService:
     def __init__(
         self,
         cursor_factory: CursorFactory,
-        write_lock: threading.Lock,
+        write_lock: WriteLock,
         *,
         audit: AuditLog,
         mirror: GrantMirror,

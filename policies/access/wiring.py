@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +14,7 @@ from policies.access.errors import AccessError
 from policies.access.service import AccessService, GrantMirror
 from policies.audit.log import AuditLog
 from policies.audit.login import LoginAuditMiddleware
-from policies.audit.transaction import CursorFactory
+from policies.audit.transaction import CursorFactory, WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ def install(
     app: FastAPI,
     *,
     cursor_factory: CursorFactory,
-    write_lock: threading.Lock,
+    write_lock: WriteLock,
     mirror: GrantMirror | None,
     dataset_exists: Callable[[str], bool],
     now: Callable[[], datetime] | None = None,

@@ -17,7 +17,7 @@ import duckdb
 
 from policies.audit.chain import VerifyReport, verify_chain
 from policies.audit.record import GENESIS_HASH, AuditRecord, canonical_json, sanitise_details, seal, sha256_hex
-from policies.audit.transaction import CursorFactory, read_cursor, write_transaction
+from policies.audit.transaction import CursorFactory, WriteLock, read_cursor, write_transaction
 from policies.principal import Principal
 
 SYSTEM_ACTOR = "system"
@@ -60,7 +60,7 @@ def session_key(principal: Principal) -> str:
 
 
 class AuditLog:
-    def __init__(self, cursor_factory: CursorFactory, write_lock: threading.Lock,
+    def __init__(self, cursor_factory: CursorFactory, write_lock: WriteLock,
                  now: Callable[[], datetime] | None = None) -> None:
         self._cursor_factory = cursor_factory
         self._write_lock = write_lock

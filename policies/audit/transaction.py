@@ -6,17 +6,18 @@ audit records) runs inside `write_transaction` so a state change and its audit r
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import duckdb
 
 CursorFactory = Callable[[], duckdb.DuckDBPyConnection]
+WriteLock = AbstractContextManager[Any]  # threading.Lock or RLock: the catalog's one write lock
 
 
 @contextmanager
-def write_transaction(cursor_factory: CursorFactory, write_lock: threading.Lock) -> Iterator[duckdb.DuckDBPyConnection]:
+def write_transaction(cursor_factory: CursorFactory, write_lock: WriteLock) -> Iterator[duckdb.DuckDBPyConnection]:
     with write_lock:
         cursor = cursor_factory()
         try:
