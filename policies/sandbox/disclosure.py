@@ -94,7 +94,11 @@ def _check_shape(root: exp.Expression) -> exp.Select:
         raise _refuse("SELECT DISTINCT is not allowed on the aggregate result", "distinct")
     group = root.args.get("group")
     if group is not None:
-        if group.args.get("all") or any(group.args.get(k) for k in ("rollup", "cube", "grouping_sets", "totals")):
+        if (
+            group.args.get("all")
+            or any(group.args.get(k) for k in ("rollup", "cube", "grouping_sets", "totals"))
+            or group.find(exp.Rollup, exp.Cube, exp.GroupingSets) is not None
+        ):
             raise _refuse("GROUP BY ALL, ROLLUP, CUBE and GROUPING SETS are not allowed; list the keys", "group_by")
         for key in group.expressions:
             if key.find(exp.AggFunc, exp.Subquery, exp.Select) is not None:
