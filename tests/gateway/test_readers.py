@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -327,3 +328,16 @@ def test_given_bad_message_late_in_file_then_nothing_is_returned(tmp_path: Path)
     with pytest.raises(FeedReadError) as info:
         read_feed_file(path, hospital="st-luke", feed="adt")
     assert info.value.position == "message 50 (line 101)"
+
+
+# ------------------------------------------------------------------------------------- docs
+
+
+def test_docs_feeds_examples_run() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "feeds.md"
+    text = doc.read_text(encoding="utf-8")
+    blocks = list(re.finditer(r"```python\n(.*?)```", text, flags=re.S))
+    assert len(blocks) >= 2
+    for block in blocks:
+        padding = "\n" * text.count("\n", 0, block.start(1))  # tracebacks point at the doc's lines
+        exec(compile(padding + block.group(1), str(doc), "exec"), {"__name__": "docs_feeds"})  # noqa: S102
