@@ -73,3 +73,28 @@ def test_given_missing_file_then_exit_2(tmp_path: Path) -> None:
     result = _verify(tmp_path / "absent.duckdb")
     assert result.returncode == 2
     assert json.loads(result.stdout.strip().splitlines()[-1])["error"] == "database_not_found"
+
+
+def test_given_hds_entry_point_then_audit_verify_reports_tampering(tmp_path: Path) -> None:
+    hds = Path(sys.executable).parent / "hds"
+    if not hds.exists():
+        import pytest
+
+        pytest.skip("the hds console script is not installed in this environment")
+    db = _closed_db_with_records(tmp_path, 4)
+    with duckdb.connect(str(db)) as con:
+        con.execute("DELETE FROM governance.audit_log WHERE seq = 4")
+    result = subprocess.run([str(hds), "audit", "verify", "--db", str(db)], capture_output=True, text=True,
+                            cwd=REPO, timeout=120)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 1 and report["problem"] == "head_mismatch" and report["first_bad_seq"] == 4
+
+
+def test_given_no_db_flag_then_settings_db_path_is_used(tmp_path: Path) -> None:
+    import os
+
+    db = _closed_db_with_records(tmp_path, 2)
+    result = subprocess.run([sys.executable, "-m", "policies.audit.cli", "verify"], capture_output=True, text=True,
+                            cwd=REPO, timeout=120, env={**os.environ, "HDS_CATALOG_DB": str(db)})
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0 and report["records"] == 2 and report["db"] == str(db)
