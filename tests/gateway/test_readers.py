@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.readers import FeedMessage, FeedReadError, detect_format, read_feed_file
 from gateway.synth import SynthManifest, generate
@@ -341,3 +343,42 @@ def test_docs_feeds_examples_run() -> None:
     for block in blocks:
         padding = "\n" * text.count("\n", 0, block.start(1))  # tracebacks point at the doc's lines
         exec(compile(padding + block.group(1), str(doc), "exec"), {"__name__": "docs_feeds"})  # noqa: S102
+
+
+# -------------------------------------------------------------------------- property: HL7 framing
+
+_segment_names = st.from_regex(r"[A-Z][A-Z0-9]{2}", fullmatch=True).filter(
+    lambda n: n not in {"MSH", "FHS", "BHS", "BTS", "FTS"}
+)
+_field_text = st.text(
+    alphabet=st.characters(blacklist_characters="|\r\n\x0b\x1c", blacklist_categories=("Cs",)), max_size=12
+)
+_segment = st.builds(lambda name, fields: "|".join([name, *fields]), _segment_names,
+                     st.lists(_field_text, min_size=1, max_size=5))
+_message = st.builds(
+    lambda trigger, body: ["MSH|^~\\&|APP|FAC|HDS|CITY|20250101||ADT^" + trigger + "|C|P|2.5", *body],
+    st.sampled_from(["A01", "A04", "A08"]), st.lists(_segment, min_size=1, max_size=6),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    messages=st.lists(_message, min_size=1, max_size=5),
+    separator=st.sampled_from(["\r", "\n", "\r\n"]),
+    bom=st.booleans(),
+    blank_lines=st.integers(min_value=0, max_value=2),
+)
+def test_property_any_framing_gives_the_same_messages_and_ids(
+    tmp_path: Path, messages: list[list[str]], separator: str, bom: bool, blank_lines: int
+) -> None:
+    gap = separator * blank_lines
+    text = "".join(separator.join(m) + separator + gap for m in messages)
+    path = tmp_path / "prop.hl7"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    read = read_feed_file(path, hospital="st-luke", feed="adt")
+    assert [m.payload.decode("utf-8") for m in read] == ["\r".join(m) for m in messages]
+    canonical = tmp_path / "canonical.hl7"
+    canonical.write_bytes("".join("\r".join(m) + "\r" for m in messages).encode("utf-8"))
+    assert [m.message_id for m in read_feed_file(canonical, hospital="st-luke", feed="adt")] == [
+        m.message_id for m in read
+    ]
