@@ -33,7 +33,17 @@ DATE_PATTERNS = [
     # 3/14/2025, 03-14-25, 11/21.93 (+ time)
     Pattern("DATE", re.compile(_NB + _M + r"[/\-.]" + _D + r"[/\-.]" + _Y + _TIME + _NA), 0.9),
     # 3/14, 8-23 (no year): slash only, or a dash when a month-day reading is clear
-    Pattern("DATE", re.compile(_NB + _M + r"/" + _D + _NA), 0.7),
+    Pattern(
+        "DATE",
+        re.compile(_NB + _M + r"/" + _D + _NA),
+        0.7,
+        reject_before=re.compile(
+            r"(?:peep|ps|psv|cpap|bipap|ipap|epap|strength|str|motor|power|grips?|pulses?|grade|x|of|about|"
+            r"rated|scale|murmur|sounds?|ratio|ns|ivf|d5|\d|[=:+])\s*$",
+            I,
+        ),
+        reject_after=re.compile(r"\s*(?:strength|str\b|ns\b|normal saline|power|grade|murmur|pulses?|cm\b|mmhg|ml|cc|tab)", I),
+    ),
     # March 3rd, March 3, 2025, 3 March 2025, march of 2022, nov. 2016, May 16th 2015 at 10:30
     Pattern(
         "DATE",

@@ -87,7 +87,7 @@ def name_lexicon() -> NameLexicon:
 
 
 @lru_cache(maxsize=4)
-def common_words(top: int = 12_000) -> frozenset[str]:
+def common_words(top: int = 25_000) -> frozenset[str]:
     """The `top` most frequent English words (plus clinical words), used to stop name and place context
     rules from grabbing everyday words."""
     if importlib.util.find_spec("wordfreq") is None:

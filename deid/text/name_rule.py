@@ -54,7 +54,7 @@ _FUNCTION = frozenset(
 
 _CREDENTIAL = re.compile(
     r"(?P<pre>)(?:,\s*|\s+)(?:rn|r\.n\.|rrt|crt|np|md|m\.d\.|pa-c|lpn|cna|msw|licsw|licws|lcsw|rd|rph|pharmd|crna|"
-    r"cnm|aprn|bsn|msn|ccrn|slp|otr|pt|ot|sw|phd|do)\b\.?",
+    r"cnm|aprn|bsn|msn|ccrn|slp|otr|phd)\b\.?",
     re.IGNORECASE,
 )
 _REPORTED = frozenset("aware notified paged informed".split())
@@ -91,6 +91,7 @@ class NameRule:
         self.lex = lexicon if lexicon is not None else name_lexicon()
         self.common = common_words()
         self.very_common = common_words(1500)
+        self.common12 = common_words(12_000)
 
     # token classes ---------------------------------------------------------------------------------------
     def _blocked(self, low: str) -> bool:
@@ -131,7 +132,7 @@ class NameRule:
 
         def joined(i: int) -> bool:  # token i and i+1 written as parts of one name
             g = gap(i)
-            return g in (" ", "  ", ". ", ".", "-") or (len(toks[i].low) == 1 and g in (". ", ".  ", " . "))
+            return g in (" ", "  ", "-") or (len(toks[i].low) == 1 and g in (". ", ".", ".  ", " . "))
 
         def person_word(low: str) -> bool:  # a census name or an unknown word, not clinical/function
             return not self._blocked(low) and (lex.is_name(low) or low not in self.common) and len(low) > 1
@@ -156,11 +157,11 @@ class NameRule:
             prev_gap = gap(i - 1) if i > 0 else ""
             nxt = toks[i + 1].low if i + 1 < n else ""
             # rare census name on its own
-            if len(low) >= 3 and lex.is_rare_name(low) and low not in self.common and not self._blocked(low):
+            if len(low) >= 3 and lex.is_rare_name(low) and low not in self.common12 and not self._blocked(low):
                 mark(i, 0.6)
             # after a title: up to two name words ("Dr. Ferdinand Halfpenny", "DR HOARD")
-            if prev in TITLES and "\n" not in prev_gap and len(prev_gap) <= 3:
-                if prev in SOFT_TITLES:
+            if prev in TITLES and prev_gap in (" ", "  ", ". ", ".", ".  "):
+                if prev in SOFT_TITLES or (prev == "ms" and text[toks[i - 1].start : toks[i - 1].end] == "MS"):
                     if lex.is_name(low) and not self._blocked(low) and len(low) > 1:
                         mark(i, 0.8)
                 elif not (low in _FUNCTION or low in CLINICAL_WORDS and not lex.is_name(low)):
@@ -179,9 +180,10 @@ class NameRule:
                 if lex.is_name(low) or low not in self.common:
                     mark(i, 0.7)
             # initial + census name ("E. WELSH", "Z. MILLER"), not a bacterium ("E. coli")
-            if len(low) == 1 and low not in ("a", "i") and i + 1 < n and gap(i) in (". ", "."):
+            standalone = t.start == 0 or text[t.start - 1] in " \t\n(,;-"
+            if len(low) == 1 and low not in ("a", "i") and standalone and i + 1 < n and gap(i) in (". ", "."):
                 nl = toks[i + 1].low
-                if len(nl) > 1 and not self._blocked(nl) and (lex.is_name(nl) or nl not in self.common):
+                if len(nl) > 1 and not self._blocked(nl) and lex.is_name(nl):
                     mark(i, 0.7)
                     mark(i + 1, 0.7)
             # first name + surname ("Joyce Jacobson", "RICHARD GAYLORD")

@@ -108,7 +108,7 @@ class PlaceRule:
     name = "places"
 
     def __init__(self) -> None:
-        self.common = common_words()
+        self.common = common_words(12_000)
 
     def _plain(self, low: str) -> bool:
         return low in CLINICAL_WORDS or low in ALLOWED_TERMS or low in WARD_WORDS

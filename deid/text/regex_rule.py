@@ -16,6 +16,8 @@ class Pattern:
     score: float = 0.85
     group: str | int = 0  # which group is the identifier (the rest is context)
     validate: Callable[[str], bool] | None = None
+    reject_before: re.Pattern[str] | None = None  # searched in the 16 characters before the match
+    reject_after: re.Pattern[str] | None = None  # matched right after it
 
 
 class RegexRule:
@@ -30,5 +32,9 @@ class RegexRule:
                 if start < 0 or end <= start:
                     continue
                 if p.validate is not None and not p.validate(m.group(p.group)):
+                    continue
+                if p.reject_before is not None and p.reject_before.search(text, max(0, start - 16), start):
+                    continue
+                if p.reject_after is not None and p.reject_after.match(text, end):
                     continue
                 yield Hit(start, end, p.type, p.score)
