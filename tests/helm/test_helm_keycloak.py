@@ -25,6 +25,7 @@ WIRED_PLACEHOLDERS: dict[str, Any] = {
 
 DEPLOYED: dict[str, Any] = {
     "keycloak": {
+        "adminClient": {"secretName": "hds-api-client"},
         "deploy": {
             "enabled": True,
             "hostname": "id.city.example",
@@ -75,7 +76,10 @@ def test_given_deployed_keycloak_with_hostname_then_services_expect_its_public_i
 
 
 def test_given_external_keycloak_then_no_keycloak_is_deployed_and_services_use_its_url(chart: Chart) -> None:
-    values = merged(MINIMAL_PRODUCTION, {"oidc": {"issuer": ""}, "keycloak": {"url": "https://sso.city.example/"}})
+    values = merged(
+        MINIMAL_PRODUCTION,
+        {"oidc": {"issuer": ""}, "keycloak": {"url": "https://sso.city.example/", "adminClient": {"secretName": "hds-api-client"}}},
+    )
     release = render(chart, values)
     assert not release.has("Deployment", "city-hds-keycloak")
     env = env_of(container(release.get("StatefulSet", "city-hds-catalog"), "catalog"))
@@ -124,12 +128,45 @@ def test_bootstrap_job_runs_hds_keycloak_bootstrap_after_install_and_upgrade(ful
     job = full.get("Job", "city-hds-keycloak-bootstrap")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
     c = container(job, "bootstrap")
-    assert c["args"] == ["keycloak", "bootstrap"]
-    env = env_of(c)
-    assert env["HDS_KEYCLOAK_ADMIN_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "hds-keycloak-admin-client"
-    assert env["HDS_KEYCLOAK_URL"]["value"] == "http://city-hds-keycloak:8080"
+    assert c["args"] == [
+        "keycloak", "bootstrap",
+        "--realm-file", "/etc/hds/realm/realm-hds.json",
+        "--auth-realm", "master",
+        "--portal-url", "https://data.city.example",
+        "--hospital", "st-luke", "--hospital", "riverside", "--hospital", "north-general",
+    ]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     assert job["spec"]["backoffLimit"] >= 1
+
+
+def test_bootstrap_job_signs_in_as_keycloak_admin_and_sets_the_api_client_secret(full: Release) -> None:
+    env = env_of(container(full.get("Job", "city-hds-keycloak-bootstrap"), "bootstrap"))
+    for name in ("HDS_KEYCLOAK_ADMIN_USER", "HDS_KEYCLOAK_ADMIN_PASSWORD"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "hds-keycloak-bootstrap-admin"
+    assert env["HDS_API_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "hds-keycloak-admin-client", "key": "client-secret"}
+    assert env["HDS_KEYCLOAK_URL"]["value"] == "http://city-hds-keycloak:8080"
+
+
+def test_bootstrap_job_reads_the_same_realm_configmap_keycloak_imports(full: Release) -> None:
+    job_volumes = full.get("Job", "city-hds-keycloak-bootstrap")["spec"]["template"]["spec"]["volumes"]
+    kc_volumes = full.get("Deployment", "city-hds-keycloak")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "realm", "configMap": {"name": "city-hds-keycloak-realm"}} in job_volumes
+    assert {"name": "realm", "configMap": {"name": "city-hds-keycloak-realm"}} in kc_volumes
+
+
+def test_given_external_keycloak_and_bootstrap_job_then_the_realm_configmap_is_still_rendered(chart: Chart) -> None:
+    values = merged(
+        MINIMAL_PRODUCTION,
+        {"keycloak": {"url": "https://sso.city.example", "adminClient": {"secretName": "hds-api-client"},
+                      "deploy": {"realmJson": REALM_JSON, "portalUrl": "https://data.city.example"},
+                      "bootstrapJob": {"enabled": True, "adminSecretName": "sso-admin"}}},
+    )
+    release = render(chart, values)
+    assert not release.has("Deployment", "city-hds-keycloak")
+    assert json.loads(release.get("ConfigMap", "city-hds-keycloak-realm")["data"]["realm-hds.json"])["realm"] == "hds"
+    env = env_of(container(release.get("Job", "city-hds-keycloak-bootstrap"), "bootstrap"))
+    assert env["HDS_KEYCLOAK_ADMIN_USER"]["valueFrom"]["secretKeyRef"]["name"] == "sso-admin"
+    assert env["HDS_KEYCLOAK_URL"]["value"] == "https://sso.city.example"
 
 
 def test_chart_copy_of_the_realm_matches_the_repository_realm() -> None:
@@ -161,7 +198,6 @@ def test_given_realm_placeholders_then_keycloak_gets_them_from_secret_and_portal
 @pytest.mark.parametrize(
     ("placeholder", "reason"),
     [
-        ("${HDS_API_CLIENT_SECRET}", "set keycloak.adminClient.id and keycloak.adminClient.secretName"),
         ("${HDS_PORTAL_URL}", "set keycloak.deploy.portalUrl"),
         ("${SOMETHING_ELSE}", "which the chart does not provide"),
     ],

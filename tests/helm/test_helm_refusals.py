@@ -47,14 +47,24 @@ def test_given_deployed_keycloak_without_admin_secret_in_production_then_render_
     assert "keycloak.deploy.adminSecretName is required" in _refusal(chart, values)
 
 
-def test_given_admin_client_without_secret_then_render_is_refused(chart: Chart) -> None:
-    values = merged(MINIMAL_PRODUCTION, {"keycloak": {"adminClient": {"id": "hds-admin"}}})
-    assert "keycloak.adminClient.secretName is required" in _refusal(chart, values)
+def test_given_keycloak_without_admin_client_secret_then_render_is_refused(chart: Chart) -> None:
+    # The catalog mirrors grants into any configured Keycloak and refuses to start without the client's secret.
+    values = merged(MINIMAL_PRODUCTION, {"keycloak": {"url": "https://sso.city.example"}})
+    assert "keycloak.adminClient.id and keycloak.adminClient.secretName are required" in _refusal(chart, values)
 
 
-def test_given_bootstrap_job_without_admin_client_then_render_is_refused(chart: Chart) -> None:
-    values = merged(MINIMAL_PRODUCTION, {"keycloak": {"url": "https://id.city.example", "bootstrapJob": {"enabled": True}}})
-    assert "keycloak.bootstrapJob.enabled needs keycloak.adminClient.id" in _refusal(chart, values)
+def test_given_bootstrap_job_without_keycloak_admin_secret_then_render_is_refused(chart: Chart) -> None:
+    values = merged(
+        MINIMAL_PRODUCTION,
+        {"keycloak": {"url": "https://sso.city.example", "adminClient": {"secretName": "hds-api-client"},
+                      "bootstrapJob": {"enabled": True}}},
+    )
+    assert "keycloak.bootstrapJob.enabled needs keycloak.bootstrapJob.adminSecretName" in _refusal(chart, values)
+
+
+def test_given_bootstrap_job_without_any_keycloak_then_render_is_refused(chart: Chart) -> None:
+    values = merged(MINIMAL_PRODUCTION, {"keycloak": {"bootstrapJob": {"enabled": True, "adminSecretName": "x"}}})
+    assert "keycloak.bootstrapJob.enabled needs keycloak.url or keycloak.deploy.enabled" in _refusal(chart, values)
 
 
 def test_given_development_without_key_secret_then_render_succeeds_with_no_key_wired(chart: Chart) -> None:

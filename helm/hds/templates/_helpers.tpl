@@ -84,6 +84,28 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 
+{{/* Secret with the Keycloak administrator the bootstrap Job signs in as. */}}
+{{- define "hds.bootstrapAdminSecret" -}}
+{{- if .Values.keycloak.bootstrapJob.adminSecretName -}}
+{{- .Values.keycloak.bootstrapJob.adminSecretName -}}
+{{- else if .Values.keycloak.deploy.enabled -}}
+{{- .Values.keycloak.deploy.adminSecretName -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The realm ConfigMap the chart renders (Keycloak import and/or bootstrap Job), empty when none. */}}
+{{- define "hds.realmConfigMapRendered" -}}
+{{- $kc := .Values.keycloak.deploy -}}
+{{- if and (not $kc.realmConfigMap) (or (and $kc.enabled $kc.importRealm) .Values.keycloak.bootstrapJob.enabled) -}}
+{{- printf "%s-keycloak-realm" (include "hds.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The realm ConfigMap to mount: an existing one named in values, else the rendered one. */}}
+{{- define "hds.realmConfigMap" -}}
+{{- default (include "hds.realmConfigMapRendered" .) .Values.keycloak.deploy.realmConfigMap -}}
+{{- end -}}
+
 {{/* Refuse to render an unsafe or incomplete release. Messages name values, never secrets. */}}
 {{- define "hds.validate" -}}
 {{- if not .Values.kafka.bootstrap -}}
@@ -106,14 +128,18 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- fail "keycloak.deploy.database.url is required when env=production and keycloak.deploy.enabled" -}}
 {{- end -}}
 {{- end -}}
-{{- if and .Values.keycloak.adminClient.id (not .Values.keycloak.adminClient.secretName) -}}
-{{- fail "keycloak.adminClient.secretName is required when keycloak.adminClient.id is set" -}}
+{{- if include "hds.keycloakUrl" . -}}
+{{- if not (and .Values.keycloak.adminClient.id .Values.keycloak.adminClient.secretName) -}}
+{{- fail "keycloak.adminClient.id and keycloak.adminClient.secretName are required when Keycloak is configured (the catalog mirrors grants with that client)" -}}
 {{- end -}}
-{{- if and .Values.keycloak.bootstrapJob.enabled (not .Values.keycloak.adminClient.id) -}}
-{{- fail "keycloak.bootstrapJob.enabled needs keycloak.adminClient.id and keycloak.adminClient.secretName" -}}
 {{- end -}}
-{{- if and .Values.keycloak.bootstrapJob.enabled (not (include "hds.keycloakUrl" .)) -}}
+{{- if .Values.keycloak.bootstrapJob.enabled -}}
+{{- if not (include "hds.keycloakUrl" .) -}}
 {{- fail "keycloak.bootstrapJob.enabled needs keycloak.url or keycloak.deploy.enabled" -}}
+{{- end -}}
+{{- if not (include "hds.bootstrapAdminSecret" .) -}}
+{{- fail "keycloak.bootstrapJob.enabled needs keycloak.bootstrapJob.adminSecretName (or a deployed Keycloak's keycloak.deploy.adminSecretName)" -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.catalog.ingress.enabled (not .Values.catalog.ingress.host) -}}
 {{- fail "catalog.ingress.host is required when catalog.ingress.enabled" -}}
@@ -170,7 +196,7 @@ app.kubernetes.io/component: {{ index . 1 }}
       key: {{ $v.deid.keySecret.keyIdKey | quote }}
       optional: true
 {{- end }}
-{{- if and .adminSecret $v.keycloak.adminClient.id }}
+{{- if and .adminSecret (include "hds.keycloakUrl" $root) }}
 - name: HDS_KEYCLOAK_ADMIN_CLIENT_ID
   value: {{ $v.keycloak.adminClient.id | quote }}
 - name: HDS_KEYCLOAK_ADMIN_CLIENT_SECRET
