@@ -69,11 +69,16 @@ def _replace_groups(parsed: ParsedDate, new: date) -> str:
     values = {"y": new.year, "m": new.month, "d": new.day}
     out: list[str] = []
     pos = 0
+    parts = [m.group(g) for g in ("m", "d") if m.group(g) is not None]
+    padded = bool(parts) and all(len(p) == 2 for p in parts) and any(p.startswith("0") for p in parts) or all(
+        len(p) == 2 for p in parts
+    ) and len(parts) == 2 and parsed.kind != "zh"
     spans = sorted((m.span(g), g) for g in ("y", "m", "d") if m.group(g) is not None)
     for (start, end), g in spans:
         out.append(text[pos:start])
-        width = end - start
-        out.append(str(values[g]).zfill(width if g != "y" else 4) if width > 1 else str(values[g]))
+        original = text[start:end]
+        fixed = parsed.kind in {"hl7", "iso"} or g == "y" or padded
+        out.append(str(values[g]).zfill(len(original)) if fixed else str(values[g]))
         pos = end
     out.append(text[pos:])
     return "".join(out)
