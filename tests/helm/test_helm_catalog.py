@@ -99,3 +99,19 @@ def test_given_ingress_enabled_then_it_routes_the_host_to_the_catalog_service(fu
     assert rule["host"] == "data.city.example"
     assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "city-hds-catalog"
     assert ingress["spec"]["tls"][0]["secretName"] == "data-city-example-tls"
+
+
+def test_catalog_environment_is_accepted_by_settings_from_env(full: Release) -> None:
+    from gateway.settings import Settings
+
+    env = env_of(container(full.get("StatefulSet", "city-hds-catalog"), "catalog"))
+    plain = {name: var["value"] for name, var in env.items() if "value" in var}
+    # Kubernetes fills the Secret-backed variables; stand in values of production grade for them.
+    plain |= {"HDS_DEID_KEYS": "k1:" + "x" * 40, "HDS_KEYCLOAK_ADMIN_CLIENT_SECRET": "stand-in"}
+    settings = Settings.from_env(plain)
+    assert settings.production
+    assert str(settings.db_path) == "/var/lib/hds/catalog.duckdb"
+    assert (settings.api_host, settings.api_port) == ("0.0.0.0", 8000)
+    assert settings.loader_group == "hds-catalog-loader"
+    assert settings.keycloak_admin_client_id == "hds-api"
+    assert (settings.query_timeout_s, settings.query_memory_limit, settings.query_max_rows) == (30.0, "1GB", 10000)

@@ -79,3 +79,16 @@ def test_given_policy_files_then_pods_restart_when_they_change(chart: Chart) -> 
         return release.get("Deployment", "city-hds-gateway")["spec"]["template"]["metadata"]["annotations"]["checksum/policies"]
 
     assert checksum({"feeds.yaml": "feeds: {}\n"}) != checksum({"feeds.yaml": "feeds: {a: 1}\n"})
+
+
+def test_given_more_replicas_than_raw_partitions_then_install_notes_warn(chart: Chart) -> None:
+    feeds = [{"hospital": "riverside", "feed": "adt", "partitions": 2}, {"hospital": "riverside", "feed": "lab", "partitions": 1}]
+    values = merged(MINIMAL_PRODUCTION, {"gateway": {"replicas": 5}, "kafka": {"topics": {"feeds": feeds}}})
+    notes = render(chart, values).notes
+    assert "Raw partitions of the listed feeds: 3." in notes
+    assert "WARNING: 2 gateway replicas will idle" in notes
+
+
+def test_given_enough_raw_partitions_then_install_notes_do_not_warn(full: Release) -> None:
+    assert "Raw partitions of the listed feeds: 33." in full.notes
+    assert "WARNING" not in full.notes
