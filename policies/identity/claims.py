@@ -31,10 +31,26 @@ def roles_from_claims(claims: Mapping[str, Any], role_clients: Iterable[str]) ->
     return frozenset(roles)
 
 
+HOSPITAL_GROUP_PREFIX = "/hospitals/"
+
+
 def hospital_from_claims(claims: Mapping[str, Any]) -> str | None:
-    """The `hospital` claim (a Keycloak user-attribute mapper). Ambiguous (several values) means none: fail closed."""
-    values = [v.strip() for v in _strings(claims.get("hospital")) if v.strip()]
-    return values[0] if len(set(values)) == 1 else None
+    """The `hospital` claim (user-attribute mapper), else membership of exactly one `/hospitals/<h>` group.
+
+    Ambiguity means no hospital (fail closed): several claim values, several hospital groups, or a claim that
+    contradicts the hospital groups the user is in.
+    """
+    values = {v.strip() for v in _strings(claims.get("hospital")) if v.strip()}
+    from_groups = {
+        g[len(HOSPITAL_GROUP_PREFIX):] for g in _strings(claims.get("groups"))
+        if g.startswith(HOSPITAL_GROUP_PREFIX) and "/" not in g[len(HOSPITAL_GROUP_PREFIX):]
+    }
+    if len(values) > 1:
+        return None
+    if values:
+        (value,) = values
+        return value if not from_groups or from_groups == {value} else None
+    return next(iter(from_groups)) if len(from_groups) == 1 else None
 
 
 def principal_from_claims(claims: Mapping[str, Any], role_clients: Iterable[str]) -> Principal:
