@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlglot import exp
-from sqlglot.optimizer.scope import Scope, build_scope
+from sqlglot.optimizer.scope import Scope, ScopeType, build_scope, traverse_scope
 
 from policies.sandbox.errors import QueryRefused
 from policies.sandbox.functions import AGGREGATE_TIER_AGGREGATES, COUNTING_AGGREGATES, ROUNDED_AGGREGATES
@@ -235,6 +235,12 @@ def build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *, 
     _check_order(select, key_indices)
     output_columns = tuple(select.named_selects)
 
+    for scope in traverse_scope(tree):
+        if scope.scope_type == ScopeType.SUBQUERY:
+            # A subquery in WHERE/SELECT can single out a person and then select large cells by their
+            # attributes without contributing to any cell's patient count; a derived table joined in
+            # FROM is threaded and counted instead.
+            raise _refuse("subqueries outside FROM are not allowed; join a derived table instead", "subquery")
     root_scope = build_scope(tree)
     if root_scope is None or not root_scope.sources:
         raise _refuse("the query must read a dataset", "no_dataset")

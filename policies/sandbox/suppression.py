@@ -12,7 +12,9 @@ Algorithm (documented in docs/query-sandbox.md, "Disclosure control"):
    Any line of two or more cells with exactly one suppressed cell gets its smallest released cell
    (fewest patients, then smallest value, then first in output order) suppressed too. Repeat until no
    line changes. With one key the whole result is one line; with no key there is one cell.
-3. Rounding. Released COUNT and SUM values are rounded half-up to the policy's base; a rounded count
+3. Key hiding. The key values of a *small* row are replaced by NULL as well: that a group with these
+   attributes exists at all is itself disclosive when it holds fewer than ``min_cell_count`` patients.
+4. Rounding. Released COUNT and SUM values are rounded half-up to the policy's base; a rounded count
    never drops below ``min_cell_count`` (it is raised to the next multiple of the base instead).
 """
 
@@ -86,6 +88,9 @@ def suppress(
     released: list[tuple[Any, ...]] = []
     for i, row in enumerate(rows):
         out = list(row[:width])
+        if small[i]:
+            for key_index in plan.key_indices:
+                out[key_index] = None
         for measure in plan.measures:
             if i in hidden[measure.index]:
                 out[measure.index] = None
