@@ -37,7 +37,7 @@ op = st.one_of(
 )
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(op, min_size=3, max_size=40))
 def test_given_random_action_sequences_then_invariants_hold(ops: list[tuple[str, object, int]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:

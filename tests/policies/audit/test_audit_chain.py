@@ -166,3 +166,19 @@ def test_given_paging_then_records_after_seq_are_returned(audit: AuditLog) -> No
     _fill(audit, 5)
     page = audit.records(after_seq=2, limit=2)
     assert [r.seq for r in page] == [3, 4]
+
+
+def test_given_concurrent_appenders_then_chain_stays_linear(audit: AuditLog) -> None:
+    import threading
+
+    def work(i: int) -> None:
+        for j in range(25):
+            audit.append("query", f"user{i}", [f"grant:g{i}"], rows=j)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    report = audit.verify()
+    assert report.ok and report.records == 100
