@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import helm_python
@@ -60,3 +61,11 @@ def test_given_values_outside_the_schema_then_render_is_refused_naming_the_key(
     with pytest.raises(HelmValuesError) as refused:
         render(chart, merged(MINIMAL_PRODUCTION, override))
     assert where in str(refused.value)
+
+
+def test_packaged_chart_carries_the_realm_and_renders_like_the_directory(tmp_path: Path, ci_values: dict[str, Any]) -> None:
+    archive = helm_python.package(CHART_DIR, destination=tmp_path)
+    with Chart.load(archive) as packaged:
+        assert "files/realm-hds.json" in {f["name"] for f in packaged.files}
+        with Chart.load(CHART_DIR) as directory:
+            assert packaged.render(ci_values, name="city", namespace="hds") == directory.render(ci_values, name="city", namespace="hds")
