@@ -18,8 +18,9 @@ A new query Q is compared with every earlier query E of the same grant over the 
   differs by 1..k-1 patients or rows.
 
 Only released queries are remembered; refused ones are not (so a refusal cannot be used as an oracle to
-shift the baseline). History lives in memory per grant and can be written to and read back from a DuckDB
-table ``governance.query_fingerprints`` through :class:`FingerprintStore`.
+shift the baseline). History lives in memory per grant and, given a
+:class:`~policies.sandbox.fingerprint_store.FingerprintStore`, is also appended to the DuckDB table
+``governance.query_fingerprints`` and reloaded from it at start-up.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ import secrets
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policies.sandbox.errors import QueryRefused
+
+if TYPE_CHECKING:
+    from policies.sandbox.fingerprint_store import FingerprintStore
 
 NEAR_IDENTICAL_JACCARD = 0.9
 
@@ -93,13 +97,20 @@ def _small(difference: int, k: int) -> bool:
 class QueryHistory:
     """Released aggregate queries per grant, and the patient-set digests suppressed under each grant."""
 
-    def __init__(self, key: bytes | None = None) -> None:
+    def __init__(self, key: bytes | None = None, store: FingerprintStore | None = None) -> None:
         """``key`` keys the patient hashes behind digests and sketches; pass a stable secret (e.g. from
-        settings) if histories are persisted across restarts, otherwise a random per-process key is used."""
+        settings) when a ``store`` persists the history across restarts, otherwise a random per-process
+        key is used. With a ``store``, earlier entries are loaded now and every release is appended."""
         self._key = key if key is not None else secrets.token_bytes(32)
+        self._store = store
         self._lock = threading.Lock()
         self._released: dict[str, list[QueryFingerprint]] = {}
         self._suppressed: dict[str, set[int]] = {}
+        if store is not None:
+            store.ensure_schema()
+            for grant_id, fingerprint, suppressed in store.entries():
+                self._released.setdefault(grant_id, []).append(fingerprint)
+                self._suppressed.setdefault(grant_id, set()).update(suppressed)
 
     @property
     def salt(self) -> str:
@@ -145,6 +156,9 @@ class QueryHistory:
                     )
 
     def record(self, grant_id: str, fingerprint: QueryFingerprint, suppressed_digests: Iterable[int] = ()) -> None:
+        suppressed_digests = frozenset(suppressed_digests)
+        if self._store is not None:
+            self._store.append(grant_id, fingerprint, suppressed_digests)
         with self._lock:
             self._released.setdefault(grant_id, []).append(fingerprint)
             self._suppressed.setdefault(grant_id, set()).update(suppressed_digests)
