@@ -27,9 +27,13 @@ def _identity_and_known(row: dict[str, Any], rules: CsvRules) -> tuple[PatientId
     roles: dict[str, str] = {}
     known = KnownIdentifiers()
     for column, spec in rules.columns.items():
-        if spec.role is None or column not in row:
+        if column not in row:
             continue
         value = _text(row[column]).strip()
+        if spec.operator.name == "pseudonymise":  # whatever is pseudonymised is an identifier: find it in notes too
+            add_identifier(known.identifiers, value)
+        if spec.role is None:
+            continue
         roles.setdefault(spec.role, value)
         role = spec.role
         if role == "name":

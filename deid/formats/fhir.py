@@ -81,7 +81,7 @@ class _Run:
 
     def reference(self, ref: str) -> str | None:
         if ref.startswith("#"):
-            return ref
+            return "#" + self.pseudo_id("#", ref[1:]) if len(ref) > 1 else ref
         if ref.startswith("urn:uuid:") or ref.startswith("urn:oid:"):
             return "urn:uuid:" + self.pseudo_uuid(ref[9:] if ref.startswith("urn:uuid:") else ref)
         m = _REF.fullmatch(ref)
@@ -241,7 +241,7 @@ def _walk(path: str, value: Any, run: _Run, rule: _CompiledRule | None, ctx: Ope
     return value
 
 
-def _resource(res: dict[str, Any], run: _Run, ctx: OperatorContext) -> dict[str, Any] | None:
+def _resource(res: dict[str, Any], run: _Run, ctx: OperatorContext, *, contained: bool = False) -> dict[str, Any] | None:
     rtype = res.get("resourceType")
     if not isinstance(rtype, str):
         raise RecordRejected("fhir_no_resource_type")
@@ -256,10 +256,10 @@ def _resource(res: dict[str, Any], run: _Run, ctx: OperatorContext) -> dict[str,
             continue
         if key == "id":
             if isinstance(value, str):
-                out["id"] = run.pseudo_id(rtype, value)
+                out["id"] = run.pseudo_id("#", value) if contained else run.pseudo_id(rtype, value)
             continue
         if key == "contained":
-            contained = [x for x in (_resource(r, run, ctx) for r in value if isinstance(r, dict)) if x] if isinstance(value, list) else []
+            contained = [x for x in (_resource(r, run, ctx, contained=True) for r in value if isinstance(r, dict)) if x] if isinstance(value, list) else []
             if contained:
                 out["contained"] = contained
             continue
