@@ -30,9 +30,11 @@ def list_audit_records(
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     action: Annotated[str | None, Query(max_length=100)] = None,
+    subject: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Records with seq > after_seq, oldest first; pass `next_after_seq` back to page on (null at the end)."""
-    records = audit.records(after_seq=after_seq, limit=limit, action=action)
+    """Records with seq > after_seq, oldest first; pass `next_after_seq` back to page on (null at the end).
+    `action` and `subject` (e.g. `grant:<id>`) filter."""
+    records = audit.records(after_seq=after_seq, limit=limit, action=action, subject=subject)
     return {
         "records": [r.to_public() for r in records],
         "next_after_seq": records[-1].seq if len(records) == limit else None,

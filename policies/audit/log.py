@@ -116,12 +116,18 @@ class AuditLog:
         return not known
 
     # -- reading ------------------------------------------------------------------------------------------------
-    def records(self, *, after_seq: int = 0, limit: int = 100, action: str | None = None) -> list[AuditRecord]:
+    def records(self, *, after_seq: int = 0, limit: int = 100, action: str | None = None,
+                subject: str | None = None) -> list[AuditRecord]:
+        """Records with seq > after_seq in seq order, optionally only one action and/or one subject id
+        (e.g. `grant:<id>`: everything that happened under a grant)."""
         sql = f"SELECT {_COLUMNS} FROM governance.audit_log WHERE seq > ?"
         params: list[Any] = [after_seq]
         if action:
             sql += " AND action = ?"
             params.append(action)
+        if subject:
+            sql += " AND list_contains(from_json(subjects, '[\"VARCHAR\"]'), ?)"
+            params.append(subject)
         sql += " ORDER BY seq LIMIT ?"
         params.append(limit)
         with read_cursor(self._cursor_factory) as cur:

@@ -182,3 +182,12 @@ def test_given_concurrent_appenders_then_chain_stays_linear(audit: AuditLog) -> 
         t.join()
     report = audit.verify()
     assert report.ok and report.records == 100
+
+
+def test_given_subject_filter_then_only_records_naming_it_are_returned(audit: AuditLog) -> None:
+    audit.append("grant.created", "ada", ["grant:g1", "request:r1"])
+    audit.append("query", "alice", ["grant:g2"], rows=4)
+    audit.append("query", "alice", ["grant:g1"], rows=9)
+    assert [r.seq for r in audit.records(subject="grant:g1")] == [1, 3]
+    assert [r.seq for r in audit.records(subject="grant:g1", action="query")] == [3]
+    assert audit.records(subject="grant:g") == []
