@@ -255,3 +255,19 @@ def test_given_every_transition_then_audit_chain_records_it_and_verifies(
                        "grant.revoked", "request.submitted", "request.refused", "request.submitted",
                        "request.withdrawn"]
     assert audit.verify().ok
+
+
+def test_given_mirror_failures_then_logs_name_grant_ids_never_people_or_purposes(
+        service: AccessService, mirror: RecordingMirror, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    rid = _submit(service, purpose="study of Jane Roe's ward")
+    grant = service.approve(rid, ADA)
+    mirror.failing = True
+    service.revoke(grant.id, ADA, "reported by Jane Roe")
+    with pytest.raises(MirrorUnavailable):
+        service.approve(_submit(service, purpose="Jane Roe again"), ADA)
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert grant.id in text
+    assert "Jane" not in text and "alice" not in text
