@@ -21,7 +21,7 @@ EPONYMS = frozenset(
     alzheimer's crohn crohns crohn's addison addison's graves hashimoto wilson wilsons barrett barretts
     kaposi guillain barre marfan raynaud raynauds sjogren tourette wernicke korsakoff whipple wolff
     white huntington meniere paget peyronie bartholin baker munchausen hirschsprung kawasaki lyme ewing wilms
-    burkitt epstein coombs doppler holter heimlich trendelenburg fowler fowlers swan ganz hodgkin hodgkins
+    douglas burkitt epstein coombs doppler holter heimlich trendelenburg fowler fowlers swan ganz hodgkin hodgkins
     babinski kernig brudzinski murphy homan homans chvostek trousseau cheyne stokes kussmaul korotkoff
     glasgow braden morse ranson child pugh wells virchow starling frank levine mallory weiss zenker
     hartmann roux billroth nissen whipple's colles smith barton monteggia galeazzi jones bennett boxer

@@ -50,6 +50,8 @@ CLINICAL_VOCABULARY = frozenset(
     fellows attending attendings team teams service services micu sicu ccu csru nicu picu ctic cvicu
     coli diff difficile aureus epidermidis pneumoniae aeruginosa pylori faecalis faecium cloacae marcescens
     albicans glabrata jirovecii influenzae fragilis perfringens mirabilis baumannii maltophilia
+    sero sang serosang serosanguinous sanguinous transfuse approx doxacurium gent surg lws sbp dbp fio mso pcv
+    situational wandering baseline
     ho addendum hoyer quintin stas heath sever poss gluc vue carevue blocker interventional cardiology groin femoral peri nares floro fluoro wedge
     ota reck stagger shivers peeling assymptomatic asymptomatic hemodynamics allegra opens phoned
     tsicu pacu pmicu psicu ed er ew or ir cath-lab floor floors unit units pod pods

@@ -25,7 +25,13 @@ _Y = r"(?:19\d\d|20\d\d|\d\d)"
 _TIME = r"(?:[ ,T@]+(?:at\s+)?(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?[ap]\.?m\.?)?)?"
 _ORD = r"(?:st|nd|rd|th)?"
 _NB = r"(?<![\d/.])"  # not glued to a digit, slash or dot on the left ("fx4/97" and "LA-10/3" are dates)
-_NA = r"(?![\w/]|\.\d)"  # ... nor on the right (ranges "6/30-7/2" are two dates)
+_NA = r"(?![\w/%]|\.\d)"  # ... nor on the right (ranges "6/30-7/2" are two dates)
+
+def _not_a_fraction(value: str) -> bool:
+    """"5/5" (strength, vent settings) and "1/2", "3/4" (fractions) are not dates."""
+    a, b = value.split("/")
+    return a != b and value not in ("1/2", "1/3", "2/3", "1/4", "3/4", "1/8", "1/5")
+
 
 DATE_PATTERNS = [
     # 2025-03-14, 2025/3/14 (+ time)
@@ -37,9 +43,10 @@ DATE_PATTERNS = [
         "DATE",
         re.compile(_NB + _M + r"/" + _D + _NA),
         0.7,
+        validate=_not_a_fraction,
         reject_before=re.compile(
-            r"(?:peep|ps|psv|cpap|bipap|ipap|epap|strength|str|motor|power|grips?|pulses?|grade|x|of|about|"
-            r"rated|scale|murmur|sounds?|ratio|ns|ivf|d5|\d|[=:+])\s*$",
+            r"(?:peep|ps|psv|cpap|bipap|ipap|epap|ventilation|settings|mask|strength|str|motor|power|grips?|pulses?|grade|x|of|about|"
+            r"rated|scale|murmur|sounds?|ratio|ns|ivf|d5|[=:+])\s*$",
             I,
         ),
         reject_after=re.compile(r"\s*(?:strength|str\b|ns\b|normal saline|power|grade|murmur|pulses?|cm\b|mmhg|ml|cc|tab)", I),
@@ -76,7 +83,7 @@ DATE_PATTERNS = [
     Pattern(
         "DATE",
         re.compile(
-            r"(?<![\w/.:\-@#])(?<!at )(?<!@ )(?<!approx )(?<!until )(?<!by )(?<!x)(?:19[2-9]\d|20[0-3]\d)"
+            r"(?<![\w/.:\-@#~=])(?<!~ )(?<!at )(?<!@ )(?<!approx )(?<!until )(?<!by )(?<!x)(?:19[2-9]\d|20[0-3]\d)"
             r"(?![\w/:]|\.\d|\s*(?:cc|ml|mg|mcg|kcal|cal|units?|u|hrs?|h)\b|-\d)",
             I,
         ),
@@ -97,6 +104,8 @@ PHONE_PATTERNS = [
     ),
     # 555-1234, 202-6694 (a leading area code joins through the rule above or the next one)
     Pattern("PHONE", re.compile(r"(?<![\w/\-.])\d{3}-\d{4}(?![\w/]|-\d)"), 0.7),
+    # (301 273 45166): a parenthesised group of numbers
+    Pattern("PHONE", re.compile(r"\(\d{3}[\s\-]+\d{3}[\s\-]+\d{4,5}\)"), 0.8),
     # area code + 7 digits: 202 2671093
     Pattern("PHONE", re.compile(r"(?<![\w/])\d{3}[\s\-]\d{7}(?![\w/])"), 0.8),
     # area code, then a number given as "212- 476- 8356" or "410 202-6694" split by the text
@@ -106,7 +115,7 @@ PHONE_PATTERNS = [
         "PHONE",
         re.compile(
             r"\b(?:pager|pgr|pg|beeper|beep|page|cell|cellular|tel|telephone|phone|ph|mobile|home|work|office|fax)"
-            r"\s*(?:#|no\.?|number)?\s*[:#\-]?\s*(\(?\d[\d\s\-().]{3,14}\d)(?!\w)",
+            r"[\s:#\-]*(?:no\.?|number)?[\s:#\-]*(\(?\d[\d\s\-().]{3,14}\d)(?!\w)",
             I,
         ),
         0.85,

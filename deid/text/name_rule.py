@@ -21,10 +21,11 @@ from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS, eponym_phrase_spa
 from deid.text.lexicon import NameLexicon, common_words, name_lexicon
 from deid.text.rule import Hit
 
-_TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?")
+_TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z']*[A-Za-z])?")
 
 TITLES = frozenset(
-    "dr dr's drs doctor mr mrs ms miss mister mx prof professor nurse rev reverend sr sister fr father".split()
+    "dr dr's drs doctor mr mrs ms miss mister mx prof professor nurse rev reverend sr sister fr father rabbi "
+    "chaplain pastor imam".split()
 )
 # after these a name follows only when the next word is a census name ("sister Mary" but not "sister in law")
 SOFT_TITLES = frozenset("sister father nurse sr fr".split())
@@ -58,6 +59,15 @@ _CREDENTIAL = re.compile(
     re.IGNORECASE,
 )
 _REPORTED = frozenset("aware notified paged informed".split())
+# a first name right before one of these is a person talking or visiting ("Emily reports", "george called")
+_SPEECH = frozenset(
+    """
+    called calls reports reported states stated wishes wished verbalizes verbalized visited visits spoke speaks
+    says said asked asks agrees agreed expressed expresses understands requests requested consented consents
+    declined declines phoned arrived left wants wanted feels felt believes prefers
+    """.split()
+)
+_ADDRESSED = frozenset("with to reach reached and".split())
 
 
 def _mostly_mixed(text: str) -> bool:
@@ -68,6 +78,8 @@ def _mostly_mixed(text: str) -> bool:
     upper = sum(1 for c in letters if c.isupper())
     return 0.03 < upper / len(letters) < 0.6
 
+
+FACILITY_HINTS = frozenset("hospital hosp memorial medical center rehab house clinic campus".split())
 
 _LINE_END = re.compile(r"[ \t]*(?:[,.;)][ \t]*)?(?:\r?\n|$)")
 
@@ -103,12 +115,14 @@ class NameRule:
             return True
         return not self._blocked(low) and self.lex.is_name(low)
 
-    def _grows(self, i: int, toks: list[_Tok], text: str) -> bool:
+    def _grows(self, i: int, toks: list[_Tok], text: str, mixed: bool) -> bool:
         """May token i join an adjacent name? An initial written with a period, or a census name that is not
         an everyday English word."""
         low = toks[i].low
         if len(low) == 1:
             return text[toks[i].end : toks[i].end + 1] == "." and low not in ("a", "i")
+        if mixed and text[toks[i].start].isupper() and self._unknown(low) and low not in self.common:
+            return True
         if not self._namey(low):
             return False
         return low not in self.common or self.lex.is_rare_name(low) or (low in self.lex.first and low not in self.very_common)
@@ -119,7 +133,12 @@ class NameRule:
 
     # -----------------------------------------------------------------------------------------------------
     def find(self, text: str) -> Iterable[Hit]:
-        toks = [_Tok(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(text)]
+        # words glued to digits ("MSO4", "FiO2", "x2") are never names
+        toks = [
+            _Tok(m.start(), m.end(), m.group().lower())
+            for m in _TOKEN.finditer(text)
+            if not (m.end() < len(text) and text[m.end()].isdigit()) and not (m.start() > 0 and text[m.start() - 1].isdigit())
+        ]
         if not toks:
             return []
         n = len(toks)
@@ -142,6 +161,7 @@ class NameRule:
                 seed[i] = max(seed[i], score)
 
         ends_by_pos = {t.end: k for k, t in enumerate(toks)}
+        mixed = _mostly_mixed(text)
         for m in _CREDENTIAL.finditer(text):
             k = ends_by_pos.get(m.start("pre"))
             if k is None:
@@ -169,12 +189,26 @@ class NameRule:
                     if i + 1 < n and joined(i) and person_word(toks[i + 1].low):
                         mark(i + 1, 0.85)
             # after a relation word ("son bill", "wife, Carol", "son: Vladimir")
-            if prev in RELATIONS and "\n" not in prev_gap and len(prev_gap.strip(" ,:;(-")) == 0:
+            if prev in RELATIONS and "\n" not in prev_gap and len(prev_gap.strip(" ,:;(-\"'")) == 0:
                 if (low in lex.first and not self._blocked(low)) or self._unknown(low) or lex.is_rare_name(low):
                     mark(i, 0.8)
-            # "Dr. Rakusin and Toolis", "DR CAMARDA AND CLIFFORD", "DRS JOSEPH AND ..."
-            if prev in ("and", "&") and i >= 2 and seed[i - 2] >= 0.85 and person_word(low):
-                mark(i, 0.85)
+            # "Dr. Rakusin and Toolis", "DR CAMARDA AND CLIFFORD", "Sons Smokey, Morris and Roger"
+            if i >= 2 and seed[i - 2] >= 0.8 and person_word(low) and (
+                (prev in ("and", "&") and gap(i - 2) == " ") or (i >= 1 and seed[i - 1] >= 0.8 and gap(i - 1).strip() == ",")
+            ):
+                mark(i, 0.8)
+            if i >= 1 and seed[i - 1] >= 0.8 and gap(i - 1).strip() == "," and "\n" not in gap(i - 1):
+                if toks[i - 2].low in RELATIONS if i >= 2 else False:
+                    if (low in lex.first and not self._blocked(low)) or self._unknown(low):
+                        mark(i, 0.8)
+            # a first name before a speech verb ("Emily reports", "george called", "JOHN STATES")
+            if nxt in _SPEECH and gap(i) == " " and low in lex.first and len(low) >= 3 and not self._blocked(low):
+                mark(i, 0.7)
+            # mixed-case prose: a capitalised first name or unknown word after "with/to/reach" ("with Radu")
+            if prev in _ADDRESSED and text[t.start].isupper() and not text[t.start : t.end].isupper() and mixed and not self._blocked(low):
+                if (low in lex.first and low not in self.very_common) or (self._unknown(low) and low not in self.common):
+                    if not (i + 1 < n and toks[i + 1].low in FACILITY_HINTS):
+                        mark(i, 0.6)
             # a name right before "aware" / "notified" ("BEA TURA AWARE", "NP grace made aware")
             if nxt in _REPORTED and i + 1 < n and gap(i) == " " and person_word(low):
                 if lex.is_name(low) or low not in self.common:
@@ -198,7 +232,7 @@ class NameRule:
                 and nxt not in self.very_common
             ):
                 a, b = text[t.start], text[toks[i + 1].start]
-                if (a.isupper() and b.isupper()) or not _mostly_mixed(text):
+                if (a.isupper() and b.isupper()) or not mixed:
                     mark(i, 0.65)
                     mark(i + 1, 0.65)
 
@@ -210,12 +244,12 @@ class NameRule:
             for i in range(n):
                 if not marked[i]:
                     continue
-                if i + 1 < n and not marked[i + 1] and joined(i) and self._grows(i + 1, toks, text):
+                if i + 1 < n and not marked[i + 1] and joined(i) and self._grows(i + 1, toks, text, mixed):
                     if toks[i + 1].low not in CREDENTIALS and toks[i + 1].start not in eponyms:
                         marked[i + 1] = True
                         seed[i + 1] = max(seed[i + 1], 0.6)
                         changed = True
-                if i > 0 and not marked[i - 1] and joined(i - 1) and self._grows(i - 1, toks, text):
+                if i > 0 and not marked[i - 1] and joined(i - 1) and self._grows(i - 1, toks, text, mixed):
                     if toks[i - 1].low not in TITLES and toks[i - 1].low not in RELATIONS:
                         marked[i - 1] = True
                         seed[i - 1] = max(seed[i - 1], 0.6)

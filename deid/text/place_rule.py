@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 
 from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS
-from deid.text.lexicon import common_words
+from deid.text.lexicon import common_words, name_lexicon
 from deid.text.rule import Hit
 
 _TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?|\d+")
@@ -22,7 +22,7 @@ _TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?|\d+")
 FACILITY_WORDS = frozenset(
     """
     hospital hospitals hosp hospiatal medical memorial house rehab rehabilitation manor clinic infirmary hospice
-    vamc va healthcare center centre nursing institute sanitarium home's health
+    vamc va healthcare center centre nursing institute sanitarium home's health regional campus med
     """.split()
 )
 _STRONG_FACILITY = frozenset("hospital hospitals hosp hospiatal memorial vamc va infirmary".split())
@@ -33,7 +33,8 @@ MOVE_VERBS = frozenset(
     flown flew transported
     """.split()
 )
-PREPOSITIONS = frozenset("to from at in".split())
+PREPOSITIONS = frozenset("to from at in into by @".split())
+_PLACE_PREPOSITIONS = frozenset("to from at on in into".split())
 # words after "to/from/at" that are wards, services or everyday places, never a named place
 WARD_WORDS = frozenset(
     """pmicu psicu fmicu f-micu cmicu""".split()
@@ -46,7 +47,7 @@ WARD_WORDS = frozenset(
     """.split()
 )
 _CLINICAL_H_ABBREVIATIONS = frozenset(
-    "ich sah bph lvh rvh pph hh gh dh nph tsh adh acth fsh lh ph mph cph hch jh oh uh ah eh ih psh fh sh"
+    "ich sah bph lvh rvh pph nph tsh adh acth fsh lh ph mph cph hch psh fh sh oh uh ah eh"
     .split()
 )
 
@@ -67,8 +68,45 @@ CITIES = frozenset(
     hartford providence worcester springfield albany buffalo rochester syracuse scranton harrisburg
     allentown wilmington dover pittsburg orlando savannah birmingham montgomery knoxville lexington
     brooklyn manhattan queens bronx yonkers cambridge somerville quincy lowell brockton framingham
+    london paris rome madrid berlin vienna athens dublin lisbon moscow warsaw prague budapest kiev kyiv
+    istanbul cairo lagos nairobi beijing shanghai tokyo seoul delhi mumbai manila bangkok jakarta sydney
+    toronto montreal vancouver mexico havana bogota santiago caracas jerusalem tehran baghdad
+    naples milan florence venice palermo sicily krakow belfast glasgow edinburgh
     """.split()
 )
+# common hospital names (not tied to one city) and "Saint <Name>"
+HOSPITAL_NAMES = (
+    "holy cross",
+    "sacred heart",
+    "good samaritan",
+    "mercy",
+    "providence",
+    "johns hopkins",
+    "hopkins",
+    "mass general",
+    "beth israel",
+    "mount sinai",
+    "mt sinai",
+    "mt. sinai",
+    "sinai",
+    "union memorial",
+    "st joseph",
+    "deaconess",
+    "lahey",
+    "presbyterian",
+    "kaiser",
+    "mayo",
+    "cleveland clinic",
+    "brigham",
+    "shriners",
+)
+_HOSPITAL_NAME = re.compile(r"\b(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in HOSPITAL_NAMES) + r")\b", re.I)
+_SAINT = re.compile(r"\b(?:St|ST|Saint|SAINT|st)\.?\s+(?!(?:elevation|segment|depression|changes)\b)([A-Z][A-Za-z']+|[a-z]{3,}(?=\s+(?:hosp|hospital|medical|rehab)))")
+# "Middle River, MD": a place then a state abbreviation (MD is Maryland here, not a doctor: a comma comes first)
+_CITY_STATE = re.compile(
+    r"\b((?:[A-Z][a-z]+|[A-Z]{3,})(?:\s+(?:[A-Z][a-z]+|[A-Z]{3,}))?),\s*(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC)\b"
+)
+_STATE_ABBREVIATIONS = frozenset("md va pa ny nj dc de ma ct ri nh vt me".split())
 CITY_PHRASES = (
     "new york",
     "los angeles",
@@ -109,6 +147,7 @@ class PlaceRule:
 
     def __init__(self) -> None:
         self.common = common_words(12_000)
+        self.first_names = name_lexicon().first
 
     def _plain(self, low: str) -> bool:
         return low in CLINICAL_WORDS or low in ALLOWED_TERMS or low in WARD_WORDS
@@ -127,14 +166,21 @@ class PlaceRule:
             if low in FACILITY_WORDS and i > 0:
                 j = i - 1
                 first = None
-                while j >= 0 and same_line(j, j + 1) and i - j <= 3:
+                while j >= 0 and same_line(j, j + 1) and i - j <= 4:
                     w = toks[j][2]
                     if w in MOVE_VERBS or w in PREPOSITIONS or w in ("the", "a", "an", "his", "her", "their"):
                         break
+                    if w in FACILITY_WORDS and first is None:
+                        break  # "MEDICAL CENTER": the scan starts at the first facility word
+                    if w == "of" or (w in _STATE_ABBREVIATIONS and j > 0 and toks[j - 1][2] == "of"):
+                        if first is None and w == "of":
+                            break
+                        first = j
+                        j -= 1
+                        continue
                     if w.isdigit() or self._plain(w) or (w in self.common and low not in _STRONG_FACILITY):
-                        break
-                    if w == "of" and first is None:
-                        break
+                        if not (len(w) == 1 and j + 1 < n and toks[j + 1][2] == "of"):  # "U OF MD"
+                            break
                     first = j
                     j -= 1
                 if first is not None:
@@ -153,18 +199,33 @@ class PlaceRule:
                             break
                         k += 1
                     hits.append(Hit(toks[j][0], toks[k][1], "LOCATION", 0.7))
+            # "on QUARTERMAIN 6", "to Quartermain 2": an unknown word after a place preposition, with a number
+            if low in _PLACE_PREPOSITIONS and i + 2 < n and same_line(i, i + 1):
+                w, nxt = toks[i + 1][2], toks[i + 2][2]
+                if nxt.isdigit() and text[toks[i + 1][1]] == " " and same_line(i + 1, i + 2) and not self._plain(w) and w not in self.common and not w.isdigit():
+                    hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.65))
             if low in STATES or low in CITIES:
                 hits.append(Hit(s, e, "LOCATION", 0.7))
-        for m in _CITY_PHRASE.finditer(text):
-            hits.append(Hit(m.start(), m.end(), "LOCATION", 0.7))
+        for rx in (_CITY_PHRASE, _HOSPITAL_NAME):
+            for m in rx.finditer(text):
+                hits.append(Hit(m.start(), m.end(), "LOCATION", 0.7))
+        for m in _SAINT.finditer(text):
+            saint = m.group(1).lower()
+            if saint in self.first_names or m.group(0)[:5].lower() == "saint" or "." in m.group(0)[:3]:
+                if not self._plain(saint):
+                    hits.append(Hit(m.start(), m.end(), "LOCATION", 0.7))
+        for m in _CITY_STATE.finditer(text):
+            words = m.group(1).lower().split()
+            if not any(self._plain(w) for w in words):
+                hits.append(Hit(m.start(1), m.end(1), "LOCATION", 0.7))
         for m in _HOSPITAL_ABBREVIATION.finditer(text):
             # "to GH", "at the BWH", "from JHH": an abbreviation ending in H/MC/HC after a place preposition
             word = m.group().lower()
             before = text[max(0, m.start() - 12) : m.start()].lower().split()
-            if word in CLINICAL_WORDS or word in self.common or word in WARD_WORDS:
+            if word in CLINICAL_WORDS or word in self.common or word in WARD_WORDS or word in _CLINICAL_H_ABBREVIATIONS:
                 continue
             if before and before[-1] == "the":
                 before = before[:-1]
-            if before and before[-1] in ("to", "at", "from", "@"):
+            if before and before[-1] in ("to", "at", "from", "@", "by", "into", "leave", "in"):
                 hits.append(Hit(m.start(), m.end(), "LOCATION", 0.6))
         return hits
