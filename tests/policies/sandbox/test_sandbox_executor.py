@@ -9,7 +9,7 @@ import logging
 
 import duckdb
 import pytest
-from conftest import RARE_WARD, SECRET_VALUE
+from sandbox_data import RARE_WARD, SECRET_VALUE
 
 from policies.sandbox.differencing import QueryHistory
 from policies.sandbox.errors import QueryRefused
