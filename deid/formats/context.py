@@ -43,6 +43,7 @@ class Environment:
             if shift == 0:
                 shift = rng.min_days if rng.min_days != 0 else rng.max_days
         ctx = OperatorContext(
+            sensitive=sensitive_values(known),
             keyring=self.keyring,
             hospital=self.hospital,
             today=self.today,
@@ -70,3 +71,12 @@ def add_identifier(target: list[str], value: str) -> None:
     v = value.strip()
     if len(v) >= 4 and any(c.isdigit() for c in v) and v not in target:
         target.append(v)
+
+
+def sensitive_values(known: KnownIdentifiers) -> frozenset[str]:
+    values: set[str] = set()
+    for name in known.names:
+        values.update(p.upper() for p in (name.family, *name.given) if len(p) >= 3)
+    for group in (known.identifiers, known.phones, known.emails):
+        values.update(v.upper() for v in group)
+    return frozenset(values)

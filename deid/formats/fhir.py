@@ -238,6 +238,8 @@ def _walk(path: str, value: Any, run: _Run, rule: _CompiledRule | None, ctx: Ope
     if isinstance(value, str) and _DATE_LIKE.fullmatch(value):
         ctx.position = path
         return _shift(value, ctx)
+    if isinstance(value, str) and value.upper() in ctx.sensitive:
+        return None
     return value
 
 

@@ -132,10 +132,24 @@ _PER_COMPONENT = frozenset({"redact", "shift_date", "generalise"})
 def _apply(op: Operator, value: str, ctx: OperatorContext, seps: hl7.Separators) -> str:
     if value == '""':  # the HL7 explicit null carries nothing
         return value
+    if op.name == "keep" and ctx.sensitive:
+        return _without_sensitive(value, ctx.sensitive, seps)
     if op.name in _PER_COMPONENT and seps.component in value:
         return seps.component.join((op.operate(c, ctx) or "") for c in value.split(seps.component))
     out = op.operate(value, ctx)
     return "" if out is None else out
+
+
+def _without_sensitive(value: str, sensitive: frozenset[str], seps: hl7.Separators) -> str:
+    """A kept value with any (sub)component equal to a known identifier of the record blanked out."""
+    if value.upper() in sensitive:
+        return ""
+    if seps.component not in value and seps.subcomponent not in value:
+        return value
+    return seps.component.join(
+        seps.subcomponent.join("" if sub.upper() in sensitive else sub for sub in comp.split(seps.subcomponent))
+        for comp in value.split(seps.component)
+    )
 
 
 def _trim(parts: list[str]) -> list[str]:

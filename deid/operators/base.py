@@ -48,6 +48,9 @@ class OperatorContext:
     decode_text: Callable[[str], str] = _identity  # format escaping around free text (HL7 escapes)
     encode_text: Callable[[str], str] = _identity
     position: str = ""  # where in the record (for PHI-free error details)
+    # Upper-cased identifier values from the record's structured fields: a value kept elsewhere that equals
+    # one of them exactly (e.g. a sending application named like the patient) is removed too.
+    sensitive: frozenset[str] = frozenset()
 
     def redactor(self) -> Redactor:
         if self.redactor_factory is None:
