@@ -16,18 +16,23 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _list_of_strings(value: Any) -> list[str]:
+    """Keycloak always sends role lists; any other shape grants nothing."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def roles_from_claims(claims: Mapping[str, Any], role_clients: Iterable[str]) -> frozenset[str]:
     """`realm_access.roles` plus `resource_access[<client>].roles` for the API's own client(s) only."""
     roles: set[str] = set()
     realm_access = claims.get("realm_access")
     if isinstance(realm_access, Mapping):
-        roles.update(_strings(realm_access.get("roles")))
+        roles.update(_list_of_strings(realm_access.get("roles")))
     resource_access = claims.get("resource_access")
     if isinstance(resource_access, Mapping):
         for client in role_clients:
             access = resource_access.get(client)
             if isinstance(access, Mapping):
-                roles.update(_strings(access.get("roles")))
+                roles.update(_list_of_strings(access.get("roles")))
     return frozenset(roles)
 
 
@@ -42,7 +47,7 @@ def hospital_from_claims(claims: Mapping[str, Any]) -> str | None:
     """
     values = {v.strip() for v in _strings(claims.get("hospital")) if v.strip()}
     from_groups = {
-        g[len(HOSPITAL_GROUP_PREFIX):] for g in _strings(claims.get("groups"))
+        g[len(HOSPITAL_GROUP_PREFIX):] for g in _list_of_strings(claims.get("groups"))
         if g.startswith(HOSPITAL_GROUP_PREFIX) and "/" not in g[len(HOSPITAL_GROUP_PREFIX):]
     }
     if len(values) > 1:
@@ -61,6 +66,6 @@ def principal_from_claims(claims: Mapping[str, Any], role_clients: Iterable[str]
         username=username if isinstance(username, str) and username else subject,
         roles=roles_from_claims(claims, role_clients),
         hospital=hospital_from_claims(claims),
-        groups=frozenset(_strings(claims.get("groups"))),
+        groups=frozenset(_list_of_strings(claims.get("groups"))),
         claims=dict(claims),
     )
