@@ -103,7 +103,7 @@ class QueryHistory:
         key is used. With a ``store``, earlier entries are loaded now and every release is appended."""
         self._key = key if key is not None else secrets.token_bytes(32)
         self._store = store
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._released: dict[str, list[QueryFingerprint]] = {}
         self._suppressed: dict[str, set[int]] = {}
         if store is not None:
@@ -111,6 +111,11 @@ class QueryHistory:
             for grant_id, fingerprint, suppressed in store.entries():
                 self._released.setdefault(grant_id, []).append(fingerprint)
                 self._suppressed.setdefault(grant_id, set()).update(suppressed)
+
+    def exclusive(self) -> threading.RLock:
+        """Hold while checking, suppressing and recording one query, so two concurrent queries under a
+        grant cannot both pass the check against a history that lacks the other."""
+        return self._lock
 
     @property
     def salt(self) -> str:

@@ -229,6 +229,15 @@ def _keyed_hash(value: exp.Expression, salt: str) -> exp.Expression:
 
 def build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *, salt: str) -> AggregatePlan:
     """Check the aggregate-tier rules and build the cell and population queries, or raise QueryRefused."""
+    try:
+        return _build_plan(guarded, policies, salt=salt)
+    except QueryRefused:
+        raise
+    except Exception:  # noqa: BLE001 - a query we cannot rewrite safely is not run
+        raise _refuse("the query could not be prepared for disclosure control", "unanalysable") from None
+
+
+def _build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *, salt: str) -> AggregatePlan:
     tree = guarded.expression.copy()
     select = _check_shape(tree)
     key_indices, measures = _classify_outputs(select)

@@ -179,9 +179,10 @@ def _run_aggregate(
             for row in rows
         },
     )
-    history.check(grant_id, fingerprint, min_cell_count=effective.min_cell_count)
-    result = suppress(rows, plan, effective, known_suppressed=history.suppressed_digests(grant_id))
-    history.record(grant_id, fingerprint, result.suppressed_digests)
+    with history.exclusive():
+        history.check(grant_id, fingerprint, min_cell_count=effective.min_cell_count)
+        result = suppress(rows, plan, effective, known_suppressed=history.suppressed_digests(grant_id))
+        history.record(grant_id, fingerprint, result.suppressed_digests)
     return QueryOutcome(
         columns=list(plan.output_columns),
         rows=result.rows,

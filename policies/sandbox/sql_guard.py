@@ -261,7 +261,18 @@ def _check_unqualified(tree: exp.Expression) -> None:
 
 
 def check(sql: str, scope: GrantScope) -> GuardedQuery:
-    """Accept one SELECT over granted tables and columns, or raise :class:`QueryRefused`."""
+    """Accept one SELECT over granted tables and columns, or raise :class:`QueryRefused`.
+
+    Any unexpected failure while analysing the query is a refusal too (fail closed)."""
+    try:
+        return _check(sql, scope)
+    except QueryRefused:
+        raise
+    except Exception:  # noqa: BLE001 - an analysis we cannot finish is a query we do not run
+        raise QueryRefused("the query could not be analysed", code="unanalysable", status_code=400) from None
+
+
+def _check(sql: str, scope: GrantScope) -> GuardedQuery:
     root = _parse(sql)
     _check_nodes(root, scope)
     tree = _qualified(root, scope)

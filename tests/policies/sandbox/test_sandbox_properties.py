@@ -165,3 +165,22 @@ def test_given_random_group_sizes_then_executor_never_releases_a_small_count(siz
     assert all(n is None or n >= 10 for n in released)
     assert sum(1 for n in released if n is None) != 1 or len(released) == 1
     con.close()
+
+
+SQL_ALPHABET = st.sampled_from(
+    ["SELECT", "FROM", "WHERE", "GROUP BY", "admissions", "ward", "sex", "record_id", "*", ",", "(", ")", ";",
+     "'x'", "count(*)", "UNION", "JOIN", "ON", "=", "AS", "t", "WITH", "read_csv('f')", "governance.secret", "1"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(SQL_ALPHABET, max_size=14).map(" ".join)))
+def test_given_arbitrary_text_then_guard_either_accepts_or_refuses_cleanly(sql: str) -> None:
+    scope = GrantScope(columns={"admissions": frozenset({"ward", "sex"})}, table_columns={"admissions": COLUMNS})
+    try:
+        guarded = check(sql, scope)
+    except QueryRefused as refused:
+        assert 400 <= refused.status_code < 500
+        return
+    assert guarded.datasets <= {"admissions"}
+    assert guarded.columns_used.get("admissions", frozenset()) <= {"ward", "sex"}
