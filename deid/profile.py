@@ -256,7 +256,8 @@ def load_profile(path: Path, sections: dict[str, dict[str, Any]] | None = None) 
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # a typo explains the rest
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
         field = ".".join(str(p) for p in loc)
         raise ProfileError(name, field, err["msg"], _line_of(root, loc)) from None
