@@ -150,7 +150,8 @@ def _ensure_client(admin: KeycloakAdmin, client: dict[str, Any], report: Bootstr
     settings = {k: v for k, v in client.items() if k != "protocolMappers"}
     current = admin.get_client(internal_id)
     if _differs(current, settings):
-        admin.update_client(internal_id, {**current, **settings})
+        merged = {k: v for k, v in {**current, **settings}.items() if k != "protocolMappers"}  # mappers: below
+        admin.update_client(internal_id, merged)
         report.updated.append(f"client:{client_id}")
     else:
         report.unchanged.append(f"client:{client_id}")

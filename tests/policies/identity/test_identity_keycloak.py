@@ -299,3 +299,16 @@ def test_given_settings_then_mirror_is_null_without_keycloak_and_refused_without
     with pytest.raises(IdentityConfigError, match="HDS_KEYCLOAK_ADMIN_CLIENT_ID"):
         mirror_from_settings(Settings(keycloak_url="http://127.0.0.1:1"))
     assert NullGrantMirror().token_allows(object(), "anything")  # type: ignore[arg-type]
+
+
+def test_given_drifted_client_settings_then_bootstrap_restores_them(kc, master_admin, realm_spec) -> None:
+    _bootstrap(master_admin, realm_spec)
+    portal = kc.realms["hds"].client_by_client_id("hds-portal")
+    portal["attributes"]["pkce.code.challenge.method"] = "plain"
+    portal["directAccessGrantsEnabled"] = True
+    portal["protocolMappers"] = [m for m in portal["protocolMappers"] if m["name"] != "hds-api-audience"]
+    report = _bootstrap(master_admin, realm_spec)
+    assert "client:hds-portal" in report.updated and "mapper:hds-portal/hds-api-audience" in report.created
+    portal = kc.realms["hds"].client_by_client_id("hds-portal")
+    assert portal["attributes"]["pkce.code.challenge.method"] == "S256" and portal["directAccessGrantsEnabled"] is False
+    assert _bootstrap(master_admin, realm_spec).updated == []
