@@ -62,6 +62,12 @@ DATE_PATTERNS = [
     ),
     Pattern("DATE", re.compile(r"\b" + _D + _ORD + r"\s+(?:of\s+)?" + MONTH + r"\.?(?:,?\s+(?:19|20)\d\d)?\b", I), 0.9),
     Pattern("DATE", re.compile(r"\b" + MONTH + r"\.?,?\s+(?:of\s+)?(?:19|20)\d\d\b", I), 0.9),
+    # "on 3/4", "since 12/12": fractions and equal numbers are dates after a date preposition
+    Pattern(
+        "DATE",
+        re.compile(r"(?:(?<=\bon )|(?<=\bsince )|(?<=\buntil )|(?<=\bfrom )|(?<=\bof )|(?<=\bthru )|(?<=\bdated ))" + _M + "/" + _D + _NA, I),
+        0.75,
+    ),
     # month/year: 11/92, 8/88 (the second number cannot be a day)
     Pattern("DATE", re.compile(_NB + _M + r"/(?:3[2-9]|[4-9]\d|0\d)" + _NA), 0.8),
     # "the 11th"

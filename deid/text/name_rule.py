@@ -125,7 +125,7 @@ class NameRule:
             return True
         if not self._namey(low):
             return False
-        return low not in self.common or self.lex.is_rare_name(low) or (low in self.lex.first and low not in self.very_common)
+        return low not in self.common or self.lex.is_rare_name(low) or low in self.lex.first
 
     def _unknown(self, low: str) -> bool:
         """Not an English word we know: after a strong context it is taken as a name."""
@@ -201,6 +201,10 @@ class NameRule:
                 if toks[i - 2].low in RELATIONS if i >= 2 else False:
                     if (low in lex.first and not self._blocked(low)) or self._unknown(low):
                         mark(i, 0.8)
+            # "Patient John ...", "pt Mary ...": a first name right after the word patient
+            if prev in ("patient", "pt", "pt.") and prev_gap == " " and low in lex.first and not self._blocked(low):
+                if not mixed or text[t.start].isupper():
+                    mark(i, 0.7)
             # a first name before a speech verb ("Emily reports", "george called", "JOHN STATES")
             if nxt in _SPEECH and gap(i) == " " and low in lex.first and len(low) >= 3 and not self._blocked(low):
                 mark(i, 0.7)
@@ -225,7 +229,6 @@ class NameRule:
                 i + 1 < n
                 and gap(i) == " "
                 and low in lex.first
-                and low not in self.very_common
                 and not self._blocked(low)
                 and person_word(nxt)
                 and (lex.is_name(nxt) or nxt not in self.common)
