@@ -120,8 +120,10 @@ def _classify_outputs(select: exp.Select) -> tuple[list[int], list[Measure]]:
         if isinstance(inner, exp.AggFunc):
             name = function_name(inner)
             if name not in AGGREGATE_TIER_AGGREGATES:
-                raise _refuse(f"aggregate {name} is not allowed (allowed: {', '.join(sorted(AGGREGATE_TIER_AGGREGATES))})",
-                              "aggregate_function")
+                raise _refuse(
+                    f"aggregate {name} is not allowed (allowed: {', '.join(sorted(AGGREGATE_TIER_AGGREGATES))})",
+                    "aggregate_function",
+                )
             _check_aggregate_argument(inner)
             measures.append(Measure(index, name, name in COUNTING_AGGREGATES, name in ROUNDED_AGGREGATES))
             continue
@@ -139,9 +141,7 @@ def _check_aggregate_argument(agg: exp.AggFunc) -> None:
     """Aggregate arguments must be one plain column (or * for COUNT): no CASE, arithmetic or subqueries,
     which could single out one person inside an otherwise large cell."""
     extra = [
-        k
-        for k, v in agg.args.items()
-        if k != "this" and (isinstance(v, exp.Expression) or (isinstance(v, list) and v))
+        k for k, v in agg.args.items() if k != "this" and (isinstance(v, exp.Expression) or (isinstance(v, list) and v))
     ]
     if extra:
         raise _refuse("aggregates take exactly one plain column argument", "aggregate_argument")
@@ -169,8 +169,9 @@ def _check_order(select: exp.Select, key_indices: list[int]) -> None:
             continue
         if target.find(exp.AggFunc) is None and target.sql(dialect=DIALECT) in keys:
             continue
-        raise _refuse("ORDER BY may only use grouping keys (ordering by an aggregate reveals suppressed cells)",
-                      "order_by")
+        raise _refuse(
+            "ORDER BY may only use grouping keys (ordering by an aggregate reveals suppressed cells)", "order_by"
+        )
 
 
 class _PatientThreader:
@@ -264,10 +265,14 @@ def _build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *,
     population = select.copy()  # taken before the hidden columns are added; shares the threaded derived tables
 
     width = len(select.expressions)
-    select.append("expressions", exp.alias_(_least([_count_distinct(p.copy()) for p in all_pids]),
-                                            f"{HIDDEN_PREFIX}patients", quoted=True))
+    select.append(
+        "expressions",
+        exp.alias_(_least([_count_distinct(p.copy()) for p in all_pids]), f"{HIDDEN_PREFIX}patients", quoted=True),
+    )
     select.append("expressions", exp.alias_(exp.Count(this=exp.Star()), f"{HIDDEN_PREFIX}rows", quoted=True))
-    digest = exp.Anonymous(this="bit_xor", expressions=[exp.Distinct(expressions=[_keyed_hash(first_pid.copy(), salt)])])
+    digest = exp.Anonymous(
+        this="bit_xor", expressions=[exp.Distinct(expressions=[_keyed_hash(first_pid.copy(), salt)])]
+    )
     select.append("expressions", exp.alias_(digest, f"{HIDDEN_PREFIX}digest", quoted=True))
     contributor_indices: dict[int, int] = {}
     next_index = width + 3
@@ -278,8 +283,13 @@ def _build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *,
             continue  # contributors of COUNT(*) are the cell's patients
         pids = pids_by_alias.get(argument.table, all_pids)
         counts = [
-            _count_distinct(exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=argument.copy(), expression=exp.Null())),
-                                                 true=pid.copy())]))
+            _count_distinct(
+                exp.Case(
+                    ifs=[
+                        exp.If(this=exp.Not(this=exp.Is(this=argument.copy(), expression=exp.Null())), true=pid.copy())
+                    ]
+                )
+            )
             for pid in pids
         ]
         select.append("expressions", exp.alias_(_least(counts), f"{HIDDEN_PREFIX}contrib_{measure.index}", quoted=True))
@@ -297,9 +307,7 @@ def _build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *,
         f"FROM ({population.sql(dialect=DIALECT)}) AS population WHERE p IS NOT NULL"
     )
     group_sql = sorted(key.sql(dialect=DIALECT) for key in _group_keys(select))
-    fingerprint = hashlib.sha256(
-        "\x1f".join([*sorted(guarded.datasets), "|", *group_sql]).encode("utf-8")
-    ).hexdigest()
+    fingerprint = hashlib.sha256("\x1f".join([*sorted(guarded.datasets), "|", *group_sql]).encode("utf-8")).hexdigest()
     return AggregatePlan(
         cell_sql=tree.sql(dialect=DIALECT),
         population_sql=population_sql,

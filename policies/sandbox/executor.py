@@ -175,7 +175,10 @@ def _run_aggregate(
         grouping=plan.grouping_fingerprint,
         population=population,
         cells={
-            cell_key_hash(row[i] for i in plan.key_indices): (int(row[plan.patients_index] or 0), int(row[plan.rows_index] or 0))
+            cell_key_hash(row[i] for i in plan.key_indices): (
+                int(row[plan.patients_index] or 0),
+                int(row[plan.rows_index] or 0),
+            )
             for row in rows
         },
     )

@@ -60,7 +60,11 @@ class FingerprintStore:
 
     def entries(self) -> Iterator[tuple[str, QueryFingerprint, frozenset[int]]]:
         with self._lock:
-            rows = self._cursor_factory().execute(f"SELECT grant_id, payload FROM {TABLE} ORDER BY grant_id, seq").fetchall()
+            rows = (
+                self._cursor_factory()
+                .execute(f"SELECT grant_id, payload FROM {TABLE} ORDER BY grant_id, seq")
+                .fetchall()
+            )
         for grant_id, payload in rows:
             data = json.loads(payload)
             population = data["population"]

@@ -13,17 +13,69 @@ from __future__ import annotations
 SCALAR_FUNCTIONS: frozenset[str] = frozenset(
     {
         # conditionals and types
-        "CAST", "TRY_CAST", "CASE", "IF", "COALESCE", "NULLIF", "GREATEST", "LEAST", "EXISTS",
+        "CAST",
+        "TRY_CAST",
+        "CASE",
+        "IF",
+        "COALESCE",
+        "NULLIF",
+        "GREATEST",
+        "LEAST",
+        "EXISTS",
         # text
-        "LOWER", "UPPER", "TRIM", "LENGTH", "SUBSTRING", "CONCAT", "CONCAT_WS", "LEFT", "RIGHT",
-        "SPLIT_PART", "STARTS_WITH", "CONTAINS", "REPLACE", "STR_POSITION", "REGEXP_LIKE", "LPAD", "RPAD",
+        "LOWER",
+        "UPPER",
+        "TRIM",
+        "LENGTH",
+        "SUBSTRING",
+        "CONCAT",
+        "CONCAT_WS",
+        "LEFT",
+        "RIGHT",
+        "SPLIT_PART",
+        "STARTS_WITH",
+        "CONTAINS",
+        "REPLACE",
+        "STR_POSITION",
+        "REGEXP_LIKE",
+        "LPAD",
+        "RPAD",
         # dates and times
-        "YEAR", "MONTH", "DAY", "QUARTER", "WEEK", "WEEK_OF_YEAR", "DAY_OF_WEEK", "DAY_OF_YEAR", "EXTRACT",
-        "TIMESTAMP_TRUNC", "DATE_TRUNC", "DATEDIFF", "DATE_DIFF", "TIME_TO_STR", "STR_TO_TIME", "STR_TO_DATE",
-        "DATE_FROM_PARTS", "DATE_ADD", "DATE_SUB", "CURRENT_DATE", "CURRENT_TIMESTAMP", "TIME_TO_UNIX",
-        "TS_OR_DS_TO_DATE", "DATE",
+        "YEAR",
+        "MONTH",
+        "DAY",
+        "QUARTER",
+        "WEEK",
+        "WEEK_OF_YEAR",
+        "DAY_OF_WEEK",
+        "DAY_OF_YEAR",
+        "EXTRACT",
+        "TIMESTAMP_TRUNC",
+        "DATE_TRUNC",
+        "DATEDIFF",
+        "DATE_DIFF",
+        "TIME_TO_STR",
+        "STR_TO_TIME",
+        "STR_TO_DATE",
+        "DATE_FROM_PARTS",
+        "DATE_ADD",
+        "DATE_SUB",
+        "CURRENT_DATE",
+        "CURRENT_TIMESTAMP",
+        "TIME_TO_UNIX",
+        "TS_OR_DS_TO_DATE",
+        "DATE",
         # numbers
-        "ROUND", "ABS", "FLOOR", "CEIL", "SQRT", "LN", "LOG", "EXP", "POWER", "SIGN",
+        "ROUND",
+        "ABS",
+        "FLOOR",
+        "CEIL",
+        "SQRT",
+        "LN",
+        "LOG",
+        "EXP",
+        "POWER",
+        "SIGN",
     }
 )
 
@@ -45,8 +97,19 @@ ROUNDED_AGGREGATES: frozenset[str] = frozenset({"COUNT", "SUM"})
 
 # Aggregates allowed in the record and extract tiers (rows are visible there anyway).
 RECORD_TIER_AGGREGATES: frozenset[str] = AGGREGATE_TIER_AGGREGATES | frozenset(
-    {"MIN", "MAX", "MEDIAN", "MODE", "COUNT_IF", "PERCENTILE_CONT", "PERCENTILE_DISC", "QUANTILE",
-     "LOGICAL_AND", "LOGICAL_OR", "APPROX_DISTINCT"}
+    {
+        "MIN",
+        "MAX",
+        "MEDIAN",
+        "MODE",
+        "COUNT_IF",
+        "PERCENTILE_CONT",
+        "PERCENTILE_DISC",
+        "QUANTILE",
+        "LOGICAL_AND",
+        "LOGICAL_OR",
+        "APPROX_DISTINCT",
+    }
 )
 
 ALL_AGGREGATES: frozenset[str] = RECORD_TIER_AGGREGATES

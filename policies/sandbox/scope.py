@@ -23,7 +23,9 @@ class GrantScope:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "columns", MappingProxyType({k.lower(): frozenset(c.lower() for c in v) for k, v in self.columns.items()})
+            self,
+            "columns",
+            MappingProxyType({k.lower(): frozenset(c.lower() for c in v) for k, v in self.columns.items()}),
         )
         object.__setattr__(
             self,

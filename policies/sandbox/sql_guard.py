@@ -162,7 +162,9 @@ def _check_nodes(root: exp.Expression, scope: GrantScope) -> None:
 
 def _check_table(node: exp.Table, scope: GrantScope, cte_names: set[str]) -> None:
     if not isinstance(node.this, exp.Identifier):
-        raise QueryRefused(f"table functions and file or URL sources are not allowed{_where(node)}", code="table_function")
+        raise QueryRefused(
+            f"table functions and file or URL sources are not allowed{_where(node)}", code="table_function"
+        )
     if node.args.get("catalog"):
         raise QueryRefused(f"other databases cannot be referenced{_where(node)}", code="qualifier")
     schema = (node.db or "").lower()

@@ -6,7 +6,7 @@ otherwise: an unknown dataset is never more open than the most restrictive tier 
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "datasets.yaml"
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     """What a researcher may see of a dataset. Ordered from most to least restrictive."""
 
     AGGREGATE = "aggregate"  # only aggregate results, small cells suppressed

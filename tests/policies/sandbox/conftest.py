@@ -37,7 +37,17 @@ def history() -> QueryHistory:
     return QueryHistory(key=b"test-key-not-a-secret")
 
 
-ADMISSIONS_GRANT = ["event_type", "sex", "birth_year", "age_group", "zip3", "admit_date", "ward", "diagnosis_code", "hospital"]
+ADMISSIONS_GRANT = [
+    "event_type",
+    "sex",
+    "birth_year",
+    "age_group",
+    "zip3",
+    "admit_date",
+    "ward",
+    "diagnosis_code",
+    "hospital",
+]
 
 
 @pytest.fixture

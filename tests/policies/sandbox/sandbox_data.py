@@ -24,9 +24,20 @@ def _admissions() -> list[tuple[object, ...]]:
             record = patient * 2 + visit
             rows.append(
                 (
-                    f"adm-{record:04d}", "H1" if patient % 2 else "H2", "adt", f"pp{patient:04d}", LOADED,
-                    "A01" if visit == 0 else "A03", "I", sex, birth_year, f"{(birth_year // 10) * 10}s",
-                    f"{100 + patient % 5}", date(2025, 1, 1) + timedelta(days=patient), None, ward,
+                    f"adm-{record:04d}",
+                    "H1" if patient % 2 else "H2",
+                    "adt",
+                    f"pp{patient:04d}",
+                    LOADED,
+                    "A01" if visit == 0 else "A03",
+                    "I",
+                    sex,
+                    birth_year,
+                    f"{(birth_year // 10) * 10}s",
+                    f"{100 + patient % 5}",
+                    date(2025, 1, 1) + timedelta(days=patient),
+                    None,
+                    ward,
                     f"I{10 + patient % 4}",
                 )
             )
@@ -39,8 +50,16 @@ def _lab_results() -> list[tuple[object, ...]]:
         patient = record % 100
         rows.append(
             (
-                f"lab-{record:04d}", "H1", "lab_csv", f"pp{patient:04d}", LOADED, "GLU" if record % 2 else "HB",
-                "Glucose" if record % 2 else "Haemoglobin", float(record % 17) + 0.5, "mmol/L", "N",
+                f"lab-{record:04d}",
+                "H1",
+                "lab_csv",
+                f"pp{patient:04d}",
+                LOADED,
+                "GLU" if record % 2 else "HB",
+                "Glucose" if record % 2 else "Haemoglobin",
+                float(record % 17) + 0.5,
+                "mmol/L",
+                "N",
                 datetime(2025, 3, 1) + timedelta(hours=record),
             )
         )

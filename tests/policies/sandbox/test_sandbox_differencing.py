@@ -18,8 +18,13 @@ def population(members: range | list[int], rows: int | None = None) -> Populatio
     digest = 0
     for h in hashes:
         digest ^= h
-    return Population(patients=len(hashes), rows=rows if rows is not None else len(hashes), digest=digest,
-                      sketch=tuple(hashes[:256]), sketch_size=256)
+    return Population(
+        patients=len(hashes),
+        rows=rows if rows is not None else len(hashes),
+        digest=digest,
+        sketch=tuple(hashes[:256]),
+        sketch_size=256,
+    )
 
 
 def fingerprint(members, rows=None, grouping="g0", cells=None, datasets=("admissions",)) -> QueryFingerprint:

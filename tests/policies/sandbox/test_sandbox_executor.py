@@ -42,7 +42,9 @@ def test_given_locked_catalog_then_files_and_settings_are_out_of_reach_even_with
 def test_given_grouped_count_with_rare_ward_then_small_cell_and_a_complement_are_suppressed(
     cursor, scope, policies, history
 ) -> None:
-    outcome = run(cursor, "SELECT ward, count(*) AS n FROM admissions GROUP BY ward ORDER BY ward", scope, policies, history)
+    outcome = run(
+        cursor, "SELECT ward, count(*) AS n FROM admissions GROUP BY ward ORDER BY ward", scope, policies, history
+    )
     assert outcome.tier is Tier.AGGREGATE
     assert outcome.columns == ["ward", "n"]
     assert (None, None) in outcome.rows  # the rare ward: value and key hidden
@@ -59,7 +61,9 @@ def test_given_suppressed_cell_then_total_minus_released_cells_does_not_isolate_
     cursor, scope, policies, history
 ) -> None:
     total = run(cursor, "SELECT count(*) FROM admissions", scope, policies, history, grant_id="g-total").rows[0][0]
-    grouped = run(cursor, "SELECT ward, count(*) FROM admissions GROUP BY ward", scope, policies, history, grant_id="g-total")
+    grouped = run(
+        cursor, "SELECT ward, count(*) FROM admissions GROUP BY ward", scope, policies, history, grant_id="g-total"
+    )
     hidden = [w for w, v in grouped.rows if v is None]
     assert len(hidden) >= 2
     remainder = total - sum(v for _, v in grouped.rows if v is not None)
@@ -78,7 +82,9 @@ def test_given_group_by_expression_combining_quasi_identifiers_then_small_cells_
     outcome = run(
         cursor,
         "SELECT CAST(admit_date AS VARCHAR) || zip3 || sex AS k, count(*) FROM admissions GROUP BY k",
-        scope, policies, history,
+        scope,
+        policies,
+        history,
     )
     assert all(row[1] is None for row in outcome.rows)
 
@@ -87,7 +93,9 @@ def test_given_boolean_complement_grouping_then_both_cells_are_suppressed(cursor
     outcome = run(
         cursor,
         f"SELECT ward = '{RARE_WARD}' AS is_rare, count(*) FROM admissions GROUP BY is_rare",
-        scope, policies, history,
+        scope,
+        policies,
+        history,
     )
     assert [row[1] for row in outcome.rows] == [None, None]
 
@@ -95,7 +103,10 @@ def test_given_boolean_complement_grouping_then_both_cells_are_suppressed(cursor
 @pytest.mark.parametrize(
     "sql,code",
     [
-        ("SELECT ward, count(*) FROM admissions GROUP BY ward UNION ALL SELECT 'x', count(*) FROM admissions", "set_operation"),
+        (
+            "SELECT ward, count(*) FROM admissions GROUP BY ward UNION ALL SELECT 'x', count(*) FROM admissions",
+            "set_operation",
+        ),
         ("SELECT count(*) FROM admissions WHERE ward = 'W_A' UNION SELECT count(*) FROM admissions", "set_operation"),
         ("SELECT ward, count(*) OVER (PARTITION BY ward) FROM admissions", "window"),
         ("SELECT ward, count(*), sum(count(*)) OVER () FROM admissions GROUP BY ward", "window"),
@@ -105,7 +116,10 @@ def test_given_boolean_complement_grouping_then_both_cells_are_suppressed(cursor
         ("SELECT ward, sex FROM admissions", "raw_output"),
         ("SELECT ward FROM admissions GROUP BY ward", "raw_output"),
         ("SELECT ward, zip3, count(*) FROM admissions GROUP BY ward", "raw_output"),
-        ("SELECT ward, sum(CASE WHEN zip3 = '101' THEN 1 ELSE 0 END) FROM admissions GROUP BY ward", "aggregate_argument"),
+        (
+            "SELECT ward, sum(CASE WHEN zip3 = '101' THEN 1 ELSE 0 END) FROM admissions GROUP BY ward",
+            "aggregate_argument",
+        ),
         ("SELECT ward, count(*) FILTER (WHERE zip3 = '101') FROM admissions GROUP BY ward", "filter"),
         ("SELECT ward, max(birth_year) FROM admissions GROUP BY ward", "aggregate_function"),
         ("SELECT ward, count(*) / 2 FROM admissions GROUP BY ward", "output_shape"),
@@ -113,22 +127,49 @@ def test_given_boolean_complement_grouping_then_both_cells_are_suppressed(cursor
         ("SELECT ward, count(*) FROM admissions GROUP BY ALL", "group_by"),
         ("SELECT DISTINCT ward, count(*) FROM admissions GROUP BY ward", "distinct"),
         ("SELECT sum(n) FROM (SELECT ward, count(*) AS n FROM admissions GROUP BY ward) t", "derived_table"),
-        ("SELECT ward, count(*) FROM admissions WHERE ward IN "
-         "(SELECT ward FROM admissions WHERE zip3 = '101' AND birth_year = 1947) GROUP BY ward", "subquery"),
-        ("SELECT ward, count(*) FROM admissions a WHERE EXISTS "
-         "(SELECT 1 FROM admissions b WHERE b.ward = a.ward AND b.admit_date = DATE '2025-01-02') GROUP BY ward", "subquery"),
-        ("WITH target AS (SELECT ward FROM admissions WHERE admit_date = DATE '2025-01-02') "
-         "SELECT ward, count(*) FROM admissions WHERE ward IN (SELECT ward FROM target) GROUP BY ward", "subquery"),
+        (
+            "SELECT ward, count(*) FROM admissions WHERE ward IN "
+            "(SELECT ward FROM admissions WHERE zip3 = '101' AND birth_year = 1947) GROUP BY ward",
+            "subquery",
+        ),
+        (
+            "SELECT ward, count(*) FROM admissions a WHERE EXISTS "
+            "(SELECT 1 FROM admissions b WHERE b.ward = a.ward AND b.admit_date = DATE '2025-01-02') GROUP BY ward",
+            "subquery",
+        ),
+        (
+            "WITH target AS (SELECT ward FROM admissions WHERE admit_date = DATE '2025-01-02') "
+            "SELECT ward, count(*) FROM admissions WHERE ward IN (SELECT ward FROM target) GROUP BY ward",
+            "subquery",
+        ),
     ],
     ids=[
-        "union-of-aggregates", "union-total-and-part", "window-partition", "window-over-aggregate", "having",
-        "order-by-aggregate", "limit", "raw-rows", "distinct-keys-only", "ungrouped-column", "case-in-aggregate",
-        "filter-clause", "max-releases-a-value", "arithmetic-on-aggregate", "rollup-totals", "group-by-all",
-        "select-distinct", "aggregate-of-aggregate", "singling-out-in-where-subquery", "singling-out-in-exists",
+        "union-of-aggregates",
+        "union-total-and-part",
+        "window-partition",
+        "window-over-aggregate",
+        "having",
+        "order-by-aggregate",
+        "limit",
+        "raw-rows",
+        "distinct-keys-only",
+        "ungrouped-column",
+        "case-in-aggregate",
+        "filter-clause",
+        "max-releases-a-value",
+        "arithmetic-on-aggregate",
+        "rollup-totals",
+        "group-by-all",
+        "select-distinct",
+        "aggregate-of-aggregate",
+        "singling-out-in-where-subquery",
+        "singling-out-in-exists",
         "singling-out-through-cte-subquery",
     ],
 )
-def test_given_suppression_bypass_attempt_then_aggregate_tier_refuses(cursor, scope, policies, history, sql, code) -> None:
+def test_given_suppression_bypass_attempt_then_aggregate_tier_refuses(
+    cursor, scope, policies, history, sql, code
+) -> None:
     with pytest.raises(QueryRefused) as refused:
         run(cursor, sql, scope, policies, history)
     assert refused.value.code == code
@@ -145,7 +186,10 @@ def test_given_individual_singled_out_in_joined_derived_table_then_their_group_i
             cursor,
             f"SELECT a.ward, count(*) FROM admissions a {join} "
             "(SELECT ward FROM admissions WHERE admit_date = DATE '2025-01-10') s ON a.ward = s.ward GROUP BY a.ward",
-            scope, policies, history, grant_id=f"g-{join}",
+            scope,
+            policies,
+            history,
+            grant_id=f"g-{join}",
         )
         assert outcome.rows and all(row == (None, None) for row in outcome.rows)
 
@@ -156,25 +200,40 @@ def test_given_complementary_query_then_differencing_refuses(cursor, scope, poli
         run(cursor, f"SELECT count(*) FROM admissions WHERE ward <> '{RARE_WARD}'", scope, policies, history)
     assert refused.value.code == "differencing" and refused.value.status_code == 422
     with pytest.raises(QueryRefused):
-        run(cursor, f"SELECT avg(birth_year) FROM admissions WHERE NOT (ward = '{RARE_WARD}')", scope, policies, history)
+        run(
+            cursor, f"SELECT avg(birth_year) FROM admissions WHERE NOT (ward = '{RARE_WARD}')", scope, policies, history
+        )
 
 
 def test_given_complement_grouped_query_then_cell_differencing_refuses(cursor, scope, policies, history) -> None:
     run(cursor, "SELECT sex, count(*) FROM admissions GROUP BY sex", scope, policies, history)
     with pytest.raises(QueryRefused) as refused:
-        run(cursor, f"SELECT sex, count(*) FROM admissions WHERE ward <> '{RARE_WARD}' GROUP BY sex", scope, policies, history)
+        run(
+            cursor,
+            f"SELECT sex, count(*) FROM admissions WHERE ward <> '{RARE_WARD}' GROUP BY sex",
+            scope,
+            policies,
+            history,
+        )
     assert refused.value.code == "differencing"
 
 
 def test_given_other_grant_then_history_does_not_cross_grants(cursor, scope, policies, history) -> None:
     run(cursor, "SELECT count(*) FROM admissions", scope, policies, history, grant_id="grant-a")
     outcome = run(
-        cursor, f"SELECT count(*) FROM admissions WHERE ward <> '{RARE_WARD}'", scope, policies, history, grant_id="grant-b"
+        cursor,
+        f"SELECT count(*) FROM admissions WHERE ward <> '{RARE_WARD}'",
+        scope,
+        policies,
+        history,
+        grant_id="grant-b",
     )
     assert outcome.rows[0][0] is not None
 
 
-def test_given_secondarily_suppressed_cell_then_asking_for_it_alone_stays_suppressed(cursor, scope, policies, history) -> None:
+def test_given_secondarily_suppressed_cell_then_asking_for_it_alone_stays_suppressed(
+    cursor, scope, policies, history
+) -> None:
     grouped = run(cursor, "SELECT ward, count(*) FROM admissions GROUP BY ward", scope, policies, history)
     secondary = [w for w, v in grouped.rows if v is None and w is not None]
     assert len(secondary) == 1
@@ -195,18 +254,24 @@ def test_given_sum_over_cte_then_contributors_and_rounding_apply(cursor, scope, 
         cursor,
         "WITH f AS (SELECT ward, birth_year FROM admissions WHERE sex = 'F') "
         "SELECT ward, sum(birth_year) AS s, avg(birth_year) AS a FROM f GROUP BY ward",
-        scope, policies, history,
+        scope,
+        policies,
+        history,
     )
     assert RARE_WARD not in [r[0] for r in outcome.rows]
     assert (None, None, None) in outcome.rows
     assert all(r[1] is None or r[1] % 5 == 0 for r in outcome.rows)
 
 
-def test_given_join_with_record_tier_dataset_then_most_restrictive_tier_applies(cursor, scope, policies, history) -> None:
+def test_given_join_with_record_tier_dataset_then_most_restrictive_tier_applies(
+    cursor, scope, policies, history
+) -> None:
     outcome = run(
         cursor,
         "SELECT a.ward, count(*) FROM admissions a JOIN lab_results l ON a.hospital = l.hospital GROUP BY a.ward",
-        scope, policies, history,
+        scope,
+        policies,
+        history,
     )
     assert outcome.tier is Tier.AGGREGATE
     assert (None, None) in outcome.rows and RARE_WARD not in dict(outcome.rows)
@@ -235,7 +300,9 @@ def test_given_record_tier_then_max_rows_argument_caps_too(cursor, scope, polici
 
 def test_given_extract_tier_then_export_rows_writes_csv(cursor, scope, history) -> None:
     policies = _policies({"lab_results": {"tier": "extract"}})
-    outcome = run(cursor, "SELECT test_code, value, collected_at FROM lab_results ORDER BY record_id", scope, policies, history)
+    outcome = run(
+        cursor, "SELECT test_code, value, collected_at FROM lab_results ORDER BY record_id", scope, policies, history
+    )
     assert outcome.tier is Tier.EXTRACT
     parsed = list(csv.reader(io.StringIO(export_rows(outcome).decode("utf-8"))))
     assert parsed[0] == ["test_code", "value", "collected_at"]
@@ -295,7 +362,9 @@ def test_given_any_query_then_outcome_carries_sql_hash_not_sql(cursor, scope, po
     assert outcome.sql_hash == hashlib.sha256(sql.encode()).hexdigest()
 
 
-def test_given_queries_and_refusals_then_nothing_identifying_is_logged(cursor, scope, policies, history, caplog) -> None:
+def test_given_queries_and_refusals_then_nothing_identifying_is_logged(
+    cursor, scope, policies, history, caplog
+) -> None:
     caplog.set_level(logging.DEBUG)
     run(cursor, "SELECT ward, count(*) FROM admissions GROUP BY ward", scope, policies, history)
     run(cursor, "SELECT patient_pseudonym, value FROM lab_results", scope, policies, history)

@@ -99,10 +99,17 @@ ESCAPES: list[tuple[str, str]] = [
     ("not-granted-in-where", "SELECT ward FROM admissions WHERE record_id = 'LEAKME'"),
     ("not-granted-in-group-by", "SELECT count(*) FROM admissions GROUP BY birth_year"),
     ("not-granted-in-order-by", "SELECT ward FROM admissions ORDER BY patient_pseudonym"),
-    ("not-granted-in-join-on", "SELECT a.ward FROM admissions a JOIN lab_results l ON a.patient_pseudonym = l.patient_pseudonym"),
+    (
+        "not-granted-in-join-on",
+        "SELECT a.ward FROM admissions a JOIN lab_results l ON a.patient_pseudonym = l.patient_pseudonym",
+    ),
     ("not-granted-in-using", "SELECT ward FROM admissions JOIN lab_results USING (patient_pseudonym)"),
     ("natural-join-on-not-granted", "SELECT ward FROM admissions NATURAL JOIN lab_results"),
-    ("not-granted-in-correlated", "SELECT ward FROM admissions a WHERE EXISTS (SELECT 1 FROM lab_results l WHERE l.patient_pseudonym = a.patient_pseudonym)"),
+    (
+        "not-granted-in-correlated",
+        "SELECT ward FROM admissions a WHERE EXISTS "
+        "(SELECT 1 FROM lab_results l WHERE l.patient_pseudonym = a.patient_pseudonym)",
+    ),
     ("not-granted-in-case", "SELECT CASE WHEN record_id = 'LEAKME' THEN 1 END FROM admissions"),
     ("not-granted-through-alias", "SELECT x FROM (SELECT patient_pseudonym AS x FROM admissions) t"),
     ("not-granted-quoted", 'SELECT "PATIENT_PSEUDONYM" FROM admissions'),
@@ -164,13 +171,29 @@ ACCEPTED: list[tuple[str, str, set[str]]] = [
     ("cte", "WITH x AS (SELECT ward FROM admissions WHERE sex = 'F') SELECT ward FROM x", {"admissions"}),
     ("subquery", "SELECT w FROM (SELECT ward AS w FROM admissions) s", {"admissions"}),
     ("full-grant-star", "SELECT * FROM lab_results", {"lab_results"}),
-    ("exclude-to-granted", "SELECT * EXCLUDE (record_id, hospital, feed, patient_pseudonym, loaded_at, birth_year) FROM admissions", {"admissions"}),
-    ("join-granted-keys", "SELECT a.ward, l.value FROM admissions a JOIN lab_results l ON a.zip3 = l.unit", {"admissions", "lab_results"}),
-    ("in-subquery", "SELECT ward FROM admissions WHERE zip3 IN (SELECT unit FROM lab_results)", {"admissions", "lab_results"}),
+    (
+        "exclude-to-granted",
+        "SELECT * EXCLUDE (record_id, hospital, feed, patient_pseudonym, loaded_at, birth_year) FROM admissions",
+        {"admissions"},
+    ),
+    (
+        "join-granted-keys",
+        "SELECT a.ward, l.value FROM admissions a JOIN lab_results l ON a.zip3 = l.unit",
+        {"admissions", "lab_results"},
+    ),
+    (
+        "in-subquery",
+        "SELECT ward FROM admissions WHERE zip3 IN (SELECT unit FROM lab_results)",
+        {"admissions", "lab_results"},
+    ),
     ("union", "SELECT ward FROM admissions UNION ALL SELECT test_code FROM lab_results", {"admissions", "lab_results"}),
     ("from-first", "FROM admissions SELECT ward", {"admissions"}),
     ("trailing-semicolon", "SELECT ward FROM admissions;", {"admissions"}),
-    ("functions", "SELECT lower(ward), coalesce(zip3, 'x'), CAST(age_group AS VARCHAR) FROM admissions", {"admissions"}),
+    (
+        "functions",
+        "SELECT lower(ward), coalesce(zip3, 'x'), CAST(age_group AS VARCHAR) FROM admissions",
+        {"admissions"},
+    ),
 ]
 
 

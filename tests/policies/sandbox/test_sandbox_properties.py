@@ -144,7 +144,9 @@ def test_given_any_table_then_no_line_has_exactly_one_suppressed_cell(rows, k) -
 
 # --- the executor end to end on random data ---------------------------------------------------------------------
 
-POLICIES = parse_dataset_policies({"default": {"tier": "aggregate", "min_cell_count": 10, "rounding": 5, "min_patients": 1}})
+POLICIES = parse_dataset_policies(
+    {"default": {"tier": "aggregate", "min_cell_count": 10, "rounding": 5, "min_patients": 1}}
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -158,8 +160,12 @@ def test_given_random_group_sizes_then_executor_never_releases_a_small_count(siz
     con.execute("SET lock_configuration=true")
     scope = GrantScope(columns={"t": frozenset({"g"})}, table_columns={"t": ("record_id", "patient_pseudonym", "g")})
     outcome = run_query(
-        con.cursor(), "SELECT g, count(*) AS n FROM t GROUP BY g", scope=scope, policies=POLICIES,
-        history=QueryHistory(), grant_id="g",
+        con.cursor(),
+        "SELECT g, count(*) AS n FROM t GROUP BY g",
+        scope=scope,
+        policies=POLICIES,
+        history=QueryHistory(),
+        grant_id="g",
     )
     released = [n for _, n in outcome.rows]
     assert all(n is None or n >= 10 for n in released)
@@ -168,8 +174,33 @@ def test_given_random_group_sizes_then_executor_never_releases_a_small_count(siz
 
 
 SQL_ALPHABET = st.sampled_from(
-    ["SELECT", "FROM", "WHERE", "GROUP BY", "admissions", "ward", "sex", "record_id", "*", ",", "(", ")", ";",
-     "'x'", "count(*)", "UNION", "JOIN", "ON", "=", "AS", "t", "WITH", "read_csv('f')", "governance.secret", "1"]
+    [
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "GROUP BY",
+        "admissions",
+        "ward",
+        "sex",
+        "record_id",
+        "*",
+        ",",
+        "(",
+        ")",
+        ";",
+        "'x'",
+        "count(*)",
+        "UNION",
+        "JOIN",
+        "ON",
+        "=",
+        "AS",
+        "t",
+        "WITH",
+        "read_csv('f')",
+        "governance.secret",
+        "1",
+    ]
 )
 
 

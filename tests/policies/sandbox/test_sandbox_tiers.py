@@ -30,7 +30,11 @@ def test_given_minimal_file_then_field_defaults_apply(tmp_path: Path) -> None:
     path.write_text("datasets:\n  x:\n    tier: record\n", encoding="utf-8")
     policy = load_dataset_policies(path).for_dataset("x")
     assert (policy.tier, policy.min_cell_count, policy.min_patients, policy.row_cap, policy.patient_column) == (
-        Tier.RECORD, 10, 10, 1000, "patient_pseudonym",
+        Tier.RECORD,
+        10,
+        10,
+        1000,
+        "patient_pseudonym",
     )
     assert policy.rounding is None
     assert load_dataset_policies(path).for_dataset("y").tier is Tier.AGGREGATE
@@ -48,7 +52,16 @@ def test_given_minimal_file_then_field_defaults_apply(tmp_path: Path) -> None:
         ("default:\n  tier: everything\n", "default.tier"),
         ("datasets:\n  'bad name':\n    tier: record\n", "datasets.bad name"),
     ],
-    ids=["tier", "min-cell-count", "rounding", "row-cap", "patient-column", "unknown-field", "default-tier", "dataset-id"],
+    ids=[
+        "tier",
+        "min-cell-count",
+        "rounding",
+        "row-cap",
+        "patient-column",
+        "unknown-field",
+        "default-tier",
+        "dataset-id",
+    ],
 )
 def test_given_invalid_policy_then_error_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
     path = tmp_path / "bad.yaml"
