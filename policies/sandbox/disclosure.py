@@ -78,7 +78,7 @@ def _refuse(reason: str, code: str = "aggregate_only") -> QueryRefused:
     return QueryRefused(f"aggregate tier: {reason}", code=code, status_code=403)
 
 
-def _check_shape(root: exp.Expression) -> exp.Select:
+def _check_shape(root: exp.Expr) -> exp.Select:
     if isinstance(root, exp.SetOperation) or root.find(exp.SetOperation) is not None:
         raise _refuse("UNION, INTERSECT and EXCEPT are not allowed", "set_operation")
     if not isinstance(root, exp.Select):
@@ -106,7 +106,7 @@ def _check_shape(root: exp.Expression) -> exp.Select:
     return root
 
 
-def _group_keys(select: exp.Select) -> list[exp.Expression]:
+def _group_keys(select: exp.Select) -> list[exp.Expr]:
     group = select.args.get("group")
     return list(group.expressions) if group is not None else []
 
@@ -140,9 +140,7 @@ def _classify_outputs(select: exp.Select) -> tuple[list[int], list[Measure]]:
 def _check_aggregate_argument(agg: exp.AggFunc) -> None:
     """Aggregate arguments must be one plain column (or * for COUNT): no CASE, arithmetic or subqueries,
     which could single out one person inside an otherwise large cell."""
-    extra = [
-        k for k, v in agg.args.items() if k != "this" and (isinstance(v, exp.Expression) or (isinstance(v, list) and v))
-    ]
+    extra = [k for k, v in agg.args.items() if k != "this" and (isinstance(v, exp.Expr) or (isinstance(v, list) and v))]
     if extra:
         raise _refuse("aggregates take exactly one plain column argument", "aggregate_argument")
     argument = agg.this
@@ -214,17 +212,17 @@ class _PatientThreader:
         return names
 
 
-def _count_distinct(value: exp.Expression) -> exp.Expression:
+def _count_distinct(value: exp.Expr) -> exp.Expr:
     return exp.Count(this=exp.Distinct(expressions=[value]))
 
 
-def _least(values: list[exp.Expression]) -> exp.Expression:
+def _least(values: list[exp.Expr]) -> exp.Expr:
     if len(values) == 1:
         return values[0]
     return exp.Least(this=values[0], expressions=values[1:])
 
 
-def _keyed_hash(value: exp.Expression, salt: str) -> exp.Expression:
+def _keyed_hash(value: exp.Expr, salt: str) -> exp.Expr:
     return exp.Anonymous(this="hash", expressions=[exp.cast(value, "VARCHAR"), exp.Literal.string(salt)])
 
 

@@ -36,7 +36,7 @@ _SYSTEM_SCHEMAS = {"information_schema", "pg_catalog", "governance", "hds_intern
 _SYSTEM_TABLE_PREFIXES = ("duckdb_", "pg_", "sqlite_", "pragma_")
 
 # Node types refused wherever they appear, with the public reason.
-_FORBIDDEN_NODES: tuple[tuple[type[exp.Expression], str], ...] = tuple(
+_FORBIDDEN_NODES: tuple[tuple[type[exp.Expr], str], ...] = tuple(
     (node_type, reason)
     for name, reason in (
         ("Command", "only SELECT statements are allowed"),
@@ -90,7 +90,7 @@ class GuardedQuery:
     output_columns: tuple[str, ...]
 
 
-def _where(node: exp.Expression) -> str:
+def _where(node: exp.Expr) -> str:
     """A position for refusal messages: 'line L, column C' when sqlglot kept one."""
     for candidate in (node, *node.find_all(exp.Identifier)):
         meta = candidate.meta if candidate.meta else {}
@@ -106,7 +106,7 @@ def function_name(node: exp.Func) -> str:
     return node.sql_name()
 
 
-def _parse(sql: str) -> exp.Expression:
+def _parse(sql: str) -> exp.Expr:
     if not isinstance(sql, str) or not sql.strip():
         raise QueryRefused("the query is empty", code="empty", status_code=400)
     if len(sql) > MAX_SQL_LENGTH:
@@ -135,7 +135,7 @@ def _parse(sql: str) -> exp.Expression:
     return statements[0]
 
 
-def _check_nodes(root: exp.Expression, scope: GrantScope) -> None:
+def _check_nodes(root: exp.Expr, scope: GrantScope) -> None:
     if not isinstance(root, (exp.Select, exp.SetOperation)):
         raise QueryRefused("only SELECT statements are allowed", code="not_select")
     cte_names = {cte.alias_or_name.lower() for cte in root.find_all(exp.CTE)}
@@ -183,12 +183,12 @@ def _check_table(node: exp.Table, scope: GrantScope, cte_names: set[str]) -> Non
         raise QueryRefused(f"dataset {name} is not in the catalog", code="dataset_missing", status_code=404)
 
 
-def _qualified(root: exp.Expression, scope: GrantScope) -> exp.Expression:
+def _qualified(root: exp.Expr, scope: GrantScope) -> exp.Expr:
     tree = root.copy()
     for table in tree.find_all(exp.Table):
         if (table.db or "").lower() == DATASET_SCHEMA:
             table.set("db", None)
-    mapping = {
+    mapping: dict[str, object] = {
         dataset: {column: "VARCHAR" for column in scope.real_columns(dataset)}
         for dataset in scope.datasets
         if scope.real_columns(dataset)
@@ -217,7 +217,7 @@ def _source_of(scope: Scope, table_alias: str) -> exp.Table | Scope | None:
     return None
 
 
-def _check_columns(tree: exp.Expression, scope: GrantScope) -> tuple[frozenset[str], dict[str, set[str]]]:
+def _check_columns(tree: exp.Expr, scope: GrantScope) -> tuple[frozenset[str], dict[str, set[str]]]:
     datasets: set[str] = set()
     used: dict[str, set[str]] = {}
     try:
@@ -232,12 +232,12 @@ def _check_columns(tree: exp.Expression, scope: GrantScope) -> tuple[frozenset[s
         for column in sc.columns:
             if not column.table:
                 raise QueryRefused("a column could not be resolved to a table", code="unresolved_column")
-            source = _source_of(sc, column.table)
-            if source is None:
+            resolved = _source_of(sc, column.table)
+            if resolved is None:
                 raise QueryRefused("a column refers to an unknown table alias", code="unresolved_column")
-            if isinstance(source, Scope):
+            if isinstance(resolved, Scope):
                 continue  # derived tables and CTEs only expose what their own (checked) scope computes
-            dataset = source.name.lower()
+            dataset = resolved.name.lower()
             name = column.name.lower()
             if name not in scope.real_columns(dataset):
                 raise QueryRefused(f"unknown column in dataset {dataset}", code="unresolved_column")
@@ -251,7 +251,7 @@ def _check_columns(tree: exp.Expression, scope: GrantScope) -> tuple[frozenset[s
     return frozenset(datasets), used
 
 
-def _check_unqualified(tree: exp.Expression) -> None:
+def _check_unqualified(tree: exp.Expr) -> None:
     """An unqualified column left after qualification may only be an ORDER BY reference to an output alias."""
     for column in tree.find_all(exp.Column):
         if column.table:

@@ -116,7 +116,7 @@ def _secondary(
 ) -> None:
     if len(rows) < 2:
         return
-    dimensions = list(key_indices) or [None]
+    dimensions: list[int | None] = [*key_indices] or [None]
     changed = True
     while changed:
         changed = False
