@@ -26,12 +26,12 @@ def _word(value: str) -> str:
     body = r"\s+".join(re.escape(p) for p in value.split())
     if _CJK.search(value):
         return body
-    return r"(?<![^\W_])" + body + r"(?![^\W_])"
+    return r"(?<![A-Za-z0-9])" + body + r"(?![A-Za-z0-9])"
 
 
 def _spaced_chars(value: str, sep: str = r"[\s\-./]?") -> str:
     chars = [re.escape(c) for c in value if c.isalnum()]
-    return r"(?<![^\W_])" + sep.join(chars) + r"(?![^\W_])" if chars else ""
+    return r"(?<![A-Za-z0-9])" + sep.join(chars) + r"(?![A-Za-z0-9])" if chars else ""
 
 
 def _name_patterns(known: KnownIdentifiers) -> list[str]:
@@ -57,9 +57,9 @@ def _name_patterns(known: KnownIdentifiers) -> list[str]:
             first = givens[0]
             out.append(_word(f"{family}, {' '.join(givens)}"))
             out.append(_word(f"{' '.join(givens)} {family}"))
-            out.append(r"(?<![^\W_])" + re.escape(first[0]) + r"\.?\s*" + re.escape(family) + r"(?![^\W_])")
+            out.append(r"(?<![A-Za-z0-9])" + re.escape(first[0]) + r"\.?\s*" + re.escape(family) + r"(?![A-Za-z0-9])")
             initials = [first[0], *(g[0] for g in givens[1:]), family[0]]
-            out.append(r"(?<![^\W_])" + r"\.\s?".join(re.escape(c) for c in initials) + r"\.(?!\w)")
+            out.append(r"(?<![A-Za-z0-9])" + r"\.\s?".join(re.escape(c) for c in initials) + r"\.(?!\w)")
             if len(initials) >= 3:  # bare "JQS" only: two letters ("AS", "MS") are clinical abbreviations
                 out.append(r"(?-i:(?<![\w.])" + "".join(re.escape(c.upper()) for c in initials) + r"(?![\w.]))")
     return out
