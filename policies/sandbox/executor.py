@@ -114,6 +114,13 @@ def run_query(
     tier = Tier.most_restrictive([p.tier for p in per_dataset.values()])
     digest = sql_hash(sql)
     if tier is Tier.AGGREGATE:
+        for dataset, policy in per_dataset.items():
+            if policy.patient_column not in scope.real_columns(dataset):
+                raise QueryRefused(
+                    f"dataset {dataset} has no column {policy.patient_column}; disclosure control cannot be applied",
+                    code="policy_misconfigured",
+                    status_code=500,
+                )
         return _run_aggregate(con, guarded, per_dataset, history, grant_id, timeout_s, max_rows, digest)
     cap = min([max_rows, *(p.row_cap for p in per_dataset.values())])
     columns, rows = _fetch(con, guarded.sql, timeout_s=timeout_s, limit=cap + 1)

@@ -252,14 +252,27 @@ def _check_columns(tree: exp.Expr, scope: GrantScope) -> tuple[frozenset[str], d
 
 
 def _check_unqualified(tree: exp.Expr) -> None:
-    """An unqualified column left after qualification may only be an ORDER BY reference to an output alias."""
+    """An unqualified column left after qualification may only be a *bare* ORDER BY item naming an output
+    alias: DuckDB binds a bare ORDER BY name to the alias first, but a name inside an expression
+    (``ORDER BY alias || ''``) or a window to the table column, which may not be granted."""
     for column in tree.find_all(exp.Column):
         if column.table:
             continue
-        order = column.find_ancestor(exp.Order)
-        select = column.find_ancestor(exp.Select, exp.SetOperation)
-        if order is None or select is None or column.name not in select.named_selects:
-            raise QueryRefused("a column could not be resolved to a table", code="unresolved_column")
+        ordered = column.parent
+        order = ordered.parent if isinstance(ordered, exp.Ordered) else None
+        query = order.parent if isinstance(order, exp.Order) else None
+        if (
+            isinstance(ordered, exp.Ordered)
+            and ordered.this is column
+            and isinstance(query, (exp.Select, exp.SetOperation))
+            and query.args.get("order") is order
+            and column.name in query.named_selects
+        ):
+            continue
+        raise QueryRefused(
+            "a column could not be resolved to a table (output aliases may only be used bare in ORDER BY)",
+            code="unresolved_column",
+        )
 
 
 def check(sql: str, scope: GrantScope) -> GuardedQuery:

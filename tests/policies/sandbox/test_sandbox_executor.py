@@ -378,3 +378,10 @@ def test_given_queries_and_refusals_then_nothing_identifying_is_logged(
 def test_given_new_history_then_it_uses_a_random_key_by_default() -> None:
     assert QueryHistory().salt != QueryHistory().salt
     assert QueryHistory(key=b"k").salt == QueryHistory(key=b"k").salt
+
+
+def test_given_policy_naming_a_missing_patient_column_then_aggregate_fails_closed(cursor, scope, history) -> None:
+    policies = _policies({"admissions": {"tier": "aggregate", "patient_column": "no_such_column"}})
+    with pytest.raises(QueryRefused) as refused:
+        run(cursor, "SELECT ward, count(*) FROM admissions GROUP BY ward", scope, policies, history)
+    assert refused.value.code == "policy_misconfigured"

@@ -114,6 +114,10 @@ ESCAPES: list[tuple[str, str]] = [
     ("not-granted-through-alias", "SELECT x FROM (SELECT patient_pseudonym AS x FROM admissions) t"),
     ("not-granted-quoted", 'SELECT "PATIENT_PSEUDONYM" FROM admissions'),
     ("exclude-not-enough", "SELECT * EXCLUDE (record_id) FROM admissions"),
+    ("alias-shadowing-in-order-expression", "SELECT ward AS record_id FROM admissions ORDER BY record_id || ''"),
+    ("alias-shadowing-in-order-function", "SELECT ward AS record_id FROM admissions ORDER BY lower(record_id)"),
+    ("alias-shadowing-in-window-order", "SELECT ward AS record_id, count(*) OVER (ORDER BY record_id) FROM admissions"),
+    ("alias-shadowing-in-having", "SELECT ward AS record_id FROM admissions GROUP BY ward HAVING max(record_id) > ''"),
     ("whole-row-reference", "SELECT admissions FROM admissions"),
     ("whole-row-alias-reference", "SELECT a FROM admissions a"),
     ("unknown-column", "SELECT LEAKME_column FROM admissions"),
@@ -188,6 +192,7 @@ ACCEPTED: list[tuple[str, str, set[str]]] = [
     ),
     ("union", "SELECT ward FROM admissions UNION ALL SELECT test_code FROM lab_results", {"admissions", "lab_results"}),
     ("from-first", "FROM admissions SELECT ward", {"admissions"}),
+    ("bare-alias-order", "SELECT ward AS record_id FROM admissions ORDER BY record_id", {"admissions"}),
     ("trailing-semicolon", "SELECT ward FROM admissions;", {"admissions"}),
     (
         "functions",
