@@ -158,24 +158,26 @@ def _trim(parts: list[str]) -> list[str]:
     return parts
 
 
-def _field(seg: hl7.Segment, number: int, spec: Operator | Hl7FieldRule, rule: Hl7SegmentRule, ctx: OperatorContext, seps: hl7.Separators) -> str:
-    raw = seg.field(number)
-    if raw == "":
-        return ""
-    reps = raw.split(seps.repetition)
+def _field(
+    seg: hl7.Segment, number: int, raw: str, spec: Operator | Hl7FieldRule, rule: Hl7SegmentRule, ctx: OperatorContext, seps: hl7.Separators
+) -> str:
+    reps = raw.split(seps.repetition) if seps.repetition in raw else [raw]
     out: list[str] = []
     if isinstance(spec, Operator):
         out = [_apply(spec, r, ctx, seps) if r else "" for r in reps]
     elif spec.components is not None:
         comps_rules = spec.components
+        default = spec.default
         for r in reps:
             comps = r.split(seps.component)
-            new = [(_apply(comps_rules.get(i, spec.default), c, ctx, seps) if c else "") for i, c in enumerate(comps, start=1)]
+            new = []
+            for i, c in enumerate(comps, start=1):
+                op = comps_rules.get(i, default)
+                new.append("" if not c or op.name == "drop" else _apply(op, c, ctx, seps))
             out.append(seps.component.join(_trim(new)))
     else:
         assert spec.by_value_type is not None
-        vt_field = rule.value_type_field or 2
-        vt = seg.field(vt_field).split(seps.component)[0].strip().upper()
+        vt = seg.field(rule.value_type_field or 2).split(seps.component)[0].strip().upper()
         op = spec.by_value_type.get(vt) or spec.by_value_type.get("*") or spec.default
         out = [_apply(op, r, ctx, seps) if r else "" for r in reps]
     return seps.repetition.join(_trim(out))
@@ -183,13 +185,28 @@ def _field(seg: hl7.Segment, number: int, spec: Operator | Hl7FieldRule, rule: H
 
 def _segment(seg: hl7.Segment, rule: Hl7SegmentRule, ctx: OperatorContext, seps: hl7.Separators) -> hl7.Segment:
     name = seg.name
-    fields = [name, seg.fields[1]] if seg.is_header else [name]
-    first = 3 if seg.is_header else 1
-    for number in range(first, seg.field_count() + 1):
+    header = seg.is_header
+    fields = [name, seg.fields[1]] if header else [name]
+    first = 2 if header else 1  # list index of the first rewritable field (MSH-3 / SEG-1)
+    offset = 1 if header else 0  # field number = list index + offset
+    specs = rule.fields
+    default = rule.default
+    default_drops = default.name == "drop"
+    for index in range(first, len(seg.fields)):
+        raw = seg.fields[index]
+        number = index + offset
+        spec = specs.get(number)
+        if raw == "" or (spec is None and default_drops):
+            fields.append("")
+            continue
+        if spec is None:
+            spec = default
+        elif isinstance(spec, Operator) and spec.name == "drop":
+            fields.append("")
+            continue
         ctx.position = f"{name}-{number}"
-        spec = rule.fields.get(number, rule.default)
-        fields.append(_field(seg, number, spec, rule, ctx, seps))
-    if seg.is_header:
+        fields.append(_field(seg, number, raw, spec, rule, ctx, seps))
+    if header:
         return hl7.Segment(fields[:2] + _trim(fields[2:]) if len(fields) > 2 else fields)
     return hl7.Segment([name, *_trim(fields[1:])])
 

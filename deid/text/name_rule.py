@@ -221,7 +221,8 @@ class NameRule:
             standalone = t.start == 0 or text[t.start - 1] in " \t\n(,;-"
             if len(low) == 1 and low not in ("a", "i") and standalone and i + 1 < n and gap(i) in (". ", "."):
                 nl = toks[i + 1].low
-                if len(nl) > 1 and not self._blocked(nl) and lex.is_name(nl):
+                nl_titled = mixed and text[toks[i + 1].start].isupper()
+                if len(nl) > 1 and not self._blocked(nl) and lex.is_name(nl) and (nl_titled or nl not in self.common12 or nl in lex.last):
                     mark(i, 0.7)
                     mark(i + 1, 0.7)
             # first name + surname ("Joyce Jacobson", "RICHARD GAYLORD")
@@ -235,7 +236,8 @@ class NameRule:
                 and nxt not in self.very_common
             ):
                 a, b = text[t.start], text[toks[i + 1].start]
-                if (a.isupper() and b.isupper()) or not mixed:
+                titled = mixed and a.isupper() and b.isupper() and not text[t.start : t.end].isupper()
+                if titled or (not mixed and low not in self.common12):
                     mark(i, 0.65)
                     mark(i + 1, 0.65)
 
