@@ -125,7 +125,7 @@ class NameRule:
             return True
         if not self._namey(low):
             return False
-        return low not in self.common or self.lex.is_rare_name(low) or low in self.lex.first
+        return low not in self.very_common or self.lex.is_rare_name(low) or low in self.lex.first
 
     def _unknown(self, low: str) -> bool:
         """Not an English word we know: after a strong context it is taken as a name."""
@@ -249,7 +249,9 @@ class NameRule:
             for i in range(n):
                 if not marked[i]:
                     continue
-                if i + 1 < n and not marked[i + 1] and joined(i) and self._grows(i + 1, toks, text, mixed):
+                if i + 1 < n and not marked[i + 1] and joined(i) and (
+                    self._grows(i + 1, toks, text, mixed) or (seed[i] >= 0.7 and self._unknown(toks[i + 1].low))
+                ):
                     if toks[i + 1].low not in CREDENTIALS and toks[i + 1].start not in eponyms:
                         marked[i + 1] = True
                         seed[i + 1] = max(seed[i + 1], 0.6)
