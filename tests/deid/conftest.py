@@ -9,6 +9,7 @@ import pytest
 
 from deid.engine import Deidentifier
 from deid.keys import Keyring
+from deid.text.types import Redactor
 from deid_doubles import KnownValuesRedactor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +28,22 @@ def redactor() -> KnownValuesRedactor:
 
 
 @pytest.fixture(scope="session")
-def engine(keyring: Keyring, redactor: KnownValuesRedactor) -> Deidentifier:
+def text_redactor() -> Redactor:
+    """The real free-text redactor (deid/text), built once per session."""
+    from deid.text.redactor import TextRedactor
+
+    return TextRedactor()
+
+
+@pytest.fixture(scope="session")
+def engine(keyring: Keyring, text_redactor: Redactor) -> Deidentifier:
+    """The engine as production builds it: shipped profiles and the real text redactor."""
+    return Deidentifier(keyring=keyring, profiles_dir=PROFILES, redactor=text_redactor, today=date(2025, 6, 1))
+
+
+@pytest.fixture(scope="session")
+def known_only_engine(keyring: Keyring, redactor: KnownValuesRedactor) -> Deidentifier:
+    """The engine with a stand-in redactor that finds only the record's known values (exact outputs)."""
     return Deidentifier(keyring=keyring, profiles_dir=PROFILES, redactor=redactor, today=date(2025, 6, 1))
 
 

@@ -80,3 +80,28 @@ def test_given_deeply_nested_fhir_then_rejected_not_crashed(engine: Deidentifier
     result = engine.deidentify(node, format="fhir", profile="fhir-safe-harbor", hospital="h")
     assert result.ok or result.reason == "deid_error"
     assert result.ok is False or "extension" not in result.payload  # type: ignore[operator]
+
+
+def test_given_records_then_nothing_identifying_is_logged(engine: Deidentifier, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    engine.deidentify(HL7, format="hl7v2", profile="hl7v2-safe-harbor", hospital="h")
+    engine.deidentify(HL7.replace("MSH|^~\\&", "MSH|^~\\&|"), format="hl7v2", profile="hl7v2-safe-harbor", hospital="h")
+    engine.deidentify({"resourceType": "Patient", "name": [{"family": "Doe", "given": ["Jane"]}]}, format="fhir",
+                      profile="fhir-safe-harbor", hospital="h")  # fmt: skip
+    for record in caplog.records:
+        message = record.getMessage()
+        assert "Jane" not in message and "Doe" not in message and "M1" not in message
+
+
+def test_given_no_redactor_then_built_lazily_only_when_text_needs_it(keyring: Any) -> None:
+    from tests_paths import PROFILES
+
+    engine = Deidentifier(keyring=keyring, profiles_dir=PROFILES)
+    no_text = HL7.split("\rOBX")[0]
+    assert engine.deidentify(no_text, format="hl7v2", profile="hl7v2-safe-harbor", hospital="h").ok
+    assert engine._redactor is None
+    assert engine.deidentify(HL7, format="hl7v2", profile="hl7v2-safe-harbor", hospital="h").ok
+    first = engine._redactor
+    assert first is not None
+    engine.deidentify(HL7, format="hl7v2", profile="hl7v2-safe-harbor", hospital="h")
+    assert engine._redactor is first

@@ -153,8 +153,8 @@ def test_given_diagnostic_report_then_conclusion_and_presented_form_redacted(eng
     assert "O'Brien" not in base64.b64decode(dr["presentedForm"][0]["data"]).decode()
 
 
-def test_given_note_then_author_dropped_and_text_redacted(engine: Deidentifier) -> None:
-    obs = run(engine, BUNDLE)["entry"][2]["resource"]
+def test_given_note_then_author_dropped_and_text_redacted(known_only_engine: Deidentifier) -> None:
+    obs = run(known_only_engine, BUNDLE)["entry"][2]["resource"]
     assert obs["note"] == [{"text": "[REDACTED] fasting since 8pm"}]
     assert obs["valueQuantity"] == {"value": 5.4, "unit": "mmol/L"}
 

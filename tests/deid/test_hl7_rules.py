@@ -95,8 +95,8 @@ def test_given_zip_then_three_digits_and_state_kept(engine: Deidentifier) -> Non
     assert out.value("PID-11.1") == "" and out.value("PID-11.3") == ""
 
 
-def test_given_text_obx_and_nte_then_redacted_numeric_kept_binary_dropped(engine: Deidentifier) -> None:
-    out = run(engine)
+def test_given_text_obx_and_nte_then_redacted_numeric_kept_binary_dropped(known_only_engine: Deidentifier) -> None:
+    out = run(known_only_engine)
     assert out.value("OBX[1]-5") == "5.4"
     note = out.value("OBX[2]-5")
     assert "[REDACTED]" in note and "\\.br\\Stable." in note
