@@ -18,7 +18,7 @@ from typing import Any
 
 from deid.formats.context import Environment
 from deid.formats.csv_row import deidentify_csv_row
-from deid.formats.fhir import deidentify_fhir
+from deid.formats.fhir import compile_fhir, deidentify_fhir
 from deid.formats.hl7v2 import CompiledHl7, deidentify_hl7
 from deid.hl7 import HL7ParseError
 from deid.keys import Keyring
@@ -54,6 +54,7 @@ class Deidentifier:
         self._today = today
         drop = build_operator("drop")
         self._hl7 = {n: CompiledHl7(p.hl7v2, drop) for n, p in self.profiles.items() if p.hl7v2 is not None}
+        self._fhir = {n: compile_fhir(p.fhir) for n, p in self.profiles.items() if p.fhir is not None}
 
     def profile_names(self) -> list[str]:
         return sorted(self.profiles)
@@ -99,7 +100,7 @@ class Deidentifier:
                 if not isinstance(payload, dict):
                     return reject("fhir_not_object")
                 assert prof.fhir is not None
-                fhir_out, patient = deidentify_fhir(payload, prof.fhir, env)
+                fhir_out, patient = deidentify_fhir(payload, prof.fhir, env, self._fhir[profile])
                 return DeidResult(True, fhir_out, patient, kid, profile)
             if not isinstance(payload, dict):
                 return reject("csv_not_object")

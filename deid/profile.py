@@ -122,6 +122,14 @@ class FhirResourceRule(BaseModel):
     default: Op = Field(default_factory=lambda: build_operator("drop"))
     paths: dict[str, Op] = Field(default_factory=dict)
 
+    @field_validator("paths")
+    @classmethod
+    def _no_shadowed_paths(cls, v: dict[str, Operator]) -> dict[str, Operator]:
+        for path, op in v.items():
+            if op.name != "keep" and any(other.startswith(path + ".") for other in v):
+                raise ValueError(f"rules under {path!r} never apply: {path!r} is {op.name!r} (use keep or list children only)")
+        return v
+
 
 class FhirIdentity(BaseModel):
     model_config = _STRICT

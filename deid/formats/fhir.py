@@ -50,26 +50,26 @@ class _CompiledRule:
     prefixes: frozenset[str]
 
 
+def compile_fhir(rules: FhirRules) -> dict[str, _CompiledRule]:
+    """Per resource type: merged common + resource paths and the set of path prefixes (built once per profile)."""
+    compiled: dict[str, _CompiledRule] = {}
+    for rtype, spec in rules.resources.items():
+        paths = {**rules.common, **spec.paths}
+        prefixes = frozenset(p.rsplit(".", n)[0] for p in paths for n in range(1, p.count(".") + 1))
+        compiled[rtype] = _CompiledRule(spec.default, paths, prefixes)
+    return compiled
+
+
 @dataclass
 class _Run:
-    """State of one record: rules, environment, bundle-wide patient contexts."""
+    """State of one record: rules, environment, compiled rules."""
 
     rules: FhirRules
     env: Environment
     compiled: dict[str, _CompiledRule] = field(default_factory=dict)
 
     def rule(self, rtype: str) -> _CompiledRule | None:
-        hit = self.compiled.get(rtype)
-        if hit is not None:
-            return hit
-        spec: FhirResourceRule | None = self.rules.resources.get(rtype)
-        if spec is None:
-            return None
-        paths = {**self.rules.common, **spec.paths}
-        prefixes = frozenset(p.rsplit(".", n)[0] for p in paths for n in range(1, p.count(".") + 1))
-        compiled = _CompiledRule(spec.default, paths, prefixes)
-        self.compiled[rtype] = compiled
-        return compiled
+        return self.compiled.get(rtype)
 
     # --- ids -----------------------------------------------------------------------------------------
     def pseudo_id(self, rtype: str, rid: str) -> str:
@@ -139,6 +139,17 @@ def _annotation(value: Any, ctx: OperatorContext) -> Any:
     return None
 
 
+def _age(value: dict[str, Any]) -> dict[str, Any]:
+    """An Age (onsetAge, ageAge...) of 90 years or more becomes ">= 90 a" (HIPAA: ages over 89 aggregated)."""
+    out = {k: v for k, v in value.items() if k in {"value", "comparator", "unit", "system", "code"}}
+    number = out.get("value")
+    unit = str(out.get("code") or out.get("unit") or "a").lower()
+    years = number if unit in {"a", "yr", "year", "years", "岁"} else (number / 12 if unit in {"mo", "month", "months"} else 0)
+    if isinstance(number, (int, float)) and years >= 90:
+        return {"comparator": ">=", "value": 90, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}
+    return out
+
+
 def _shift(value: str, ctx: OperatorContext) -> str | None:
     return build_operator("shift_date").operate(value, ctx)
 
@@ -205,13 +216,18 @@ def _node(path: str, key: str, value: Any, run: _Run, rule: _CompiledRule | None
         return _narrative(value, ctx)
     if isinstance(op, Keep):
         keep = True
-    elif not keep:
-        if rule is not None and path not in rule.prefixes:
-            return _apply(rule.default, path, value, run, rule, ctx) if not isinstance(rule.default, Keep) else _walk(path, value, run, rule, ctx, keep=True)
+    elif not keep and rule is not None and path not in rule.prefixes:
+        if "." in path:  # an unlisted child of an element that is only descended into: dropped
+            return None
+        if not isinstance(rule.default, Keep):
+            return _apply(rule.default, path, value, run, rule, ctx)
+        keep = True
     if keep and op is None and key in _FREE_TEXT_KEYS:
         return _annotation(value, ctx) if key == "note" or isinstance(value, list) else _apply(_REDACT, path, value, run, rule, ctx)
     if keep and op is None and key == "authorString":
         return None
+    if keep and op is None and key.endswith("Age") and isinstance(value, dict):
+        return _age(value)
     return _walk(path, value, run, rule, ctx, keep=keep)
 
 
@@ -359,8 +375,10 @@ def _subject_ref(res: dict[str, Any]) -> str:
     return ""
 
 
-def deidentify_fhir(resource: dict[str, Any], rules: FhirRules, env: Environment) -> tuple[dict[str, Any], str | None]:
-    run = _Run(rules, env)
+def deidentify_fhir(
+    resource: dict[str, Any], rules: FhirRules, env: Environment, compiled: dict[str, _CompiledRule] | None = None
+) -> tuple[dict[str, Any], str | None]:
+    run = _Run(rules, env, compiled if compiled is not None else compile_fhir(rules))
     all_resources = _resources(resource)
     known = _collect_known(all_resources)
     is_bundle = resource.get("resourceType") == "Bundle"

@@ -175,3 +175,19 @@ def test_given_contained_resources_then_processed_with_their_rules(engine: Deide
     assert out["subject"] == {"reference": "#" + out["contained"][0]["id"]}
     assert out["contained"][0]["id"] != "p1"
     assert "name" not in out["contained"][0] and out["contained"][0]["birthDate"] == "1955"
+
+
+def test_given_age_of_90_or_more_then_aggregated(engine: Deidentifier) -> None:
+    fmh = {"resourceType": "FamilyMemberHistory", "status": "completed", "patient": {"reference": "Patient/p"},
+           "relationship": {"text": "father"}, "ageAge": {"value": 94, "unit": "years", "system": "http://unitsofmeasure.org", "code": "a"},
+           "condition": [{"code": {"text": "stroke"}, "onsetAge": {"value": 61, "unit": "a"}}]}  # fmt: skip
+    out = run(engine, fmh)
+    assert out["ageAge"] == {"comparator": ">=", "value": 90, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}
+    assert out["condition"][0]["onsetAge"] == {"value": 61, "unit": "a"}
+
+
+def test_given_organization_then_address_reduced_to_state_and_zip3(engine: Deidentifier) -> None:
+    org = {"resourceType": "Organization", "name": "General", "telecom": [{"value": "555"}],
+           "address": [{"line": ["1 Main"], "city": "Town", "state": "WA", "postalCode": "98101"}]}  # fmt: skip
+    out = run(engine, org)
+    assert out["address"] == [{"state": "WA", "postalCode": "981"}] and "telecom" not in out and out["name"] == "General"

@@ -95,3 +95,10 @@ def test_given_inherit_from_missing_profile_then_error(tmp_path: Path) -> None:
 def test_given_empty_directory_then_error(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="no"):
         load_profiles(tmp_path)
+
+
+def test_given_fhir_rules_under_a_dropped_path_then_error(tmp_path: Path) -> None:
+    text = "name: x\nformats: [fhir]\nfhir:\n  resources:\n    Patient:\n      paths:\n        address: drop\n        address.state: keep\n"
+    with pytest.raises(ProfileError) as err:
+        load_profiles(write(tmp_path, text))
+    assert err.value.field == "fhir.resources.Patient.paths" and "never apply" in str(err.value)
