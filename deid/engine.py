@@ -87,6 +87,11 @@ class Deidentifier:
         try:
             env = Environment(self.keyring, hospital.strip(), prof, self._today or date.today(), self.redactor)
             if format == "hl7v2":
+                if isinstance(payload, bytes):
+                    try:
+                        payload = payload.decode("utf-8")
+                    except UnicodeDecodeError:
+                        return reject("hl7_not_utf8")
                 if not isinstance(payload, str):
                     return reject("hl7_not_text")
                 out, patient = deidentify_hl7(payload, self._hl7[profile], env)

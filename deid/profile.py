@@ -59,7 +59,7 @@ class Hl7FieldRule(BaseModel):
     model_config = _STRICT
     components: dict[int, Op] | None = None
     default: Op = Field(default_factory=lambda: build_operator("drop"))
-    by_value_type: dict[str, Op] | None = None
+    by_value_type: "dict[str, Hl7FieldSpec] | None" = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Hl7FieldRule":
@@ -77,6 +77,7 @@ def _field_spec(value: Any) -> Any:
 
 
 Hl7FieldSpec = Annotated[Operator | Hl7FieldRule, BeforeValidator(_field_spec)]
+Hl7FieldRule.model_rebuild()
 
 
 class Hl7SegmentRule(BaseModel):

@@ -73,7 +73,8 @@ class _Run:
 
     # --- ids -----------------------------------------------------------------------------------------
     def pseudo_id(self, rtype: str, rid: str) -> str:
-        return self.env.keyring.pseudonym("fhir-id", self.env.hospital, rtype, rid)
+        # FHIR ids allow only letters, digits, '-' and '.'
+        return self.env.keyring.pseudonym("fhir-id", self.env.hospital, rtype, rid).replace("_", "-")
 
     def pseudo_uuid(self, value: str) -> str:
         digest = self.env.keyring.digest("fhir-uuid", self.env.hospital, value)

@@ -178,8 +178,10 @@ def _field(
     else:
         assert spec.by_value_type is not None
         vt = seg.field(rule.value_type_field or 2).split(seps.component)[0].strip().upper()
-        op = spec.by_value_type.get(vt) or spec.by_value_type.get("*") or spec.default
-        out = [_apply(op, r, ctx, seps) if r else "" for r in reps]
+        chosen = spec.by_value_type.get(vt) or spec.by_value_type.get("*") or spec.default
+        if not isinstance(chosen, Operator):  # a per-component rule for this value type (e.g. CWE text parts)
+            return _field(seg, number, raw, chosen, rule, ctx, seps)
+        out = [_apply(chosen, r, ctx, seps) if r else "" for r in reps]
     return seps.repetition.join(_trim(out))
 
 

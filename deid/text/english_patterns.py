@@ -30,7 +30,9 @@ _NA = r"(?![\w/%]|\.\d)"  # ... nor on the right (ranges "6/30-7/2" are two date
 def _not_a_fraction(value: str) -> bool:
     """"5/5" (strength, vent settings) and "1/2", "3/4" (fractions) are not dates."""
     a, b = value.split("/")
-    return a != b and value not in ("1/2", "1/3", "2/3", "1/4", "3/4", "1/8", "1/5")
+    if value in ("1/2", "1/3", "2/3", "1/4", "3/4", "1/8", "1/5") or b == "10":
+        return False
+    return a != b or int(a) >= 6
 
 
 DATE_PATTERNS = [
@@ -45,8 +47,8 @@ DATE_PATTERNS = [
         0.7,
         validate=_not_a_fraction,
         reject_before=re.compile(
-            r"(?:peep|ps|psv|cpap|bipap|ipap|epap|ventilation|settings|mask|strength|str|motor|power|grips?|pulses?|grade|x|of|about|"
-            r"rated|scale|murmur|sounds?|ratio|ns|ivf|d5|[=:+])\s*$",
+            r"(?:\b(?:peep|ps|psv|cpap|bipap|ipap|epap|ventilation|settings|mask|strength|str|motor|power|grips?|pulses?|"
+            r"grade|x|about|rated|scale|murmur|sounds?|ratio|ns|ivf|d5|pain|rates?)|[=+])\s*$",
             I,
         ),
         reject_after=re.compile(r"\s*(?:strength|str\b|ns\b|normal saline|power|grade|murmur|pulses?|cm\b|mmhg|ml|cc|tab)", I),
@@ -67,6 +69,17 @@ DATE_PATTERNS = [
         "DATE",
         re.compile(r"(?:(?<=\bon )|(?<=\bsince )|(?<=\buntil )|(?<=\bfrom )|(?<=\bof )|(?<=\bthru )|(?<=\bdated ))" + _M + "/" + _D + _NA, I),
         0.75,
+    ),
+    # a month alone after "in/since/during": "in sept.", "since January"
+    Pattern(
+        "DATE",
+        re.compile(
+            r"\b(?:in|since|during|early|late|mid|until|of|by)\s+((?:jan(?:uary)?|feb(?:ruary)?|april|apr|june|july|"
+            r"aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?))\b\.?",
+            I,
+        ),
+        0.6,
+        1,
     ),
     # month/year: 11/92, 8/88 (the second number cannot be a day)
     Pattern("DATE", re.compile(_NB + _M + r"/(?:3[2-9]|[4-9]\d|0\d)" + _NA), 0.8),

@@ -48,6 +48,7 @@ class NameLexicon:
     first: frozenset[str]
     last: frozenset[str]
     rare: frozenset[str]  # names that are not everyday English words: a name on their own
+    census: frozenset[str] = frozenset()  # every census name, eponyms included ("Foley" after "Dr.")
 
     def is_name(self, word: str) -> bool:
         w = word.lower()
@@ -71,7 +72,7 @@ def name_lexicon() -> NameLexicon:
     census = _census_dir()
     if census is None:
         log.warning("name lexicon unavailable: package 'names' not installed; context rules only")
-        return NameLexicon(frozenset(), frozenset(), frozenset())
+        return NameLexicon(frozenset(), frozenset(), frozenset(), frozenset())
     first = _read_census(census / "dist.male.first") | _read_census(census / "dist.female.first")
     last = _read_census(census / "dist.all.last")
     zipf = _zipf_function()
@@ -83,7 +84,7 @@ def name_lexicon() -> NameLexicon:
         if zipf is not None and zipf(word, "en") >= RARE_ZIPF:
             continue
         rare.add(word)
-    return NameLexicon(frozenset(first - blocked), frozenset(last - blocked), frozenset(rare))
+    return NameLexicon(frozenset(first - blocked), frozenset(last - blocked), frozenset(rare), frozenset(first | last))
 
 
 @lru_cache(maxsize=4)

@@ -37,7 +37,7 @@ RELATIONS = frozenset(
     """
     wife husband spouse son sons daughter daughters dtr dtrs dau mother mom father dad sister sis brother bro
     niece neice nephew grandson granddaughter grandaughter granddtr grandchild aunt uncle cousin friend friends
-    girlfriend boyfriend fiance fiancee partner proxy hcp guardian neighbor neighbour stepson stepdaughter
+    girlfriend boyfriend fiance fiancee partner proxy hcp guardian neighbor neighbour stepson stepdaughter caregiver
     son-in-law daughter-in-law dtr-in-law sister-in-law brother-in-law mother-in-law father-in-law sil dil
     """.split()
 )
@@ -56,6 +56,13 @@ _FUNCTION = frozenset(
 _CREDENTIAL = re.compile(
     r"(?P<pre>)(?:,\s*|\s+)(?:rn|r\.n\.|rrt|crt|np|md|m\.d\.|pa-c|lpn|cna|msw|licsw|licws|lcsw|rd|rph|pharmd|crna|"
     r"cnm|aprn|bsn|msn|ccrn|slp|otr|phd)\b\.?",
+    re.IGNORECASE,
+)
+_PHONE_WORDS = frozenset("cell home work tel phone ph pager beeper office fax mobile number no".split())
+# "Vladimir Erickson - 989-290-8303", "Lopie Certusi cell# 410-322-1419", "Carol Buckley (201/324/1423)"
+_BEFORE_PHONE = re.compile(
+    r"(?P<name>[A-Za-z][A-Za-z']+)[ \t]*(?:[-:,(][ \t]*|(?:cell|home|work|tel|phone|ph)[ \t]*#?:?[ \t]*)?"
+    r"\(?\d{3}\)?[ \t]?[.\-/ ][ \t]?\d{3}[ \t]?[.\-/ ][ \t]?\d{4}(?!\d)",
     re.IGNORECASE,
 )
 _REPORTED = frozenset("aware notified paged informed".split())
@@ -120,7 +127,7 @@ class NameRule:
         an everyday English word."""
         low = toks[i].low
         if len(low) == 1:
-            return text[toks[i].end : toks[i].end + 1] == "." and low not in ("a", "i")
+            return text[toks[i].end : toks[i].end + 1] == "."
         if mixed and text[toks[i].start].isupper() and self._unknown(low) and low not in self.common:
             return True
         if not self._namey(low):
@@ -170,6 +177,19 @@ class NameRule:
             at_line_end = _ends_line(text, m.end())
             if len(low) == 1 or (person_word(low) and (at_line_end or low not in self.common)):
                 mark(k, 0.8)
+            elif at_line_end and low in lex.census and low not in _FUNCTION:  # "Bernard Foley CRT"
+                mark(k, 0.8)
+
+        for m in _BEFORE_PHONE.finditer(text):
+            k = ends_by_pos.get(m.end("name"))
+            for j in (k, k - 1 if k else None):
+                if j is None or j < 0:
+                    continue
+                low = toks[j].low
+                if person_word(low) and (lex.is_name(low) or low not in self.common) and low not in _PHONE_WORDS:
+                    mark(j, 0.7)
+                else:
+                    break
 
         for i, t in enumerate(toks):
             low = t.low
@@ -184,7 +204,7 @@ class NameRule:
                 if prev in SOFT_TITLES or (prev == "ms" and text[toks[i - 1].start : toks[i - 1].end] == "MS"):
                     if lex.is_name(low) and not self._blocked(low) and len(low) > 1:
                         mark(i, 0.8)
-                elif not (low in _FUNCTION or low in CLINICAL_WORDS and not lex.is_name(low)):
+                elif not (low in _FUNCTION or low in CLINICAL_WORDS and low not in lex.census):
                     mark(i, 0.9)
                     if i + 1 < n and joined(i) and person_word(toks[i + 1].low):
                         mark(i + 1, 0.85)
@@ -205,6 +225,10 @@ class NameRule:
             if prev in ("patient", "pt", "pt.") and prev_gap == " " and low in lex.first and not self._blocked(low):
                 if not mixed or text[t.start].isupper():
                     mark(i, 0.7)
+            # "URSLA MORETTI (DAUGHTER)": a name right before a parenthesised relation
+            if nxt in RELATIONS and gap(i).strip() in ("(", "-", "- (", "(") and person_word(low):
+                if lex.is_name(low) or low not in self.common:
+                    mark(i, 0.75)
             # a first name before a speech verb ("Emily reports", "george called", "JOHN STATES")
             if nxt in _SPEECH and gap(i) == " " and low in lex.first and len(low) >= 3 and not self._blocked(low):
                 mark(i, 0.7)

@@ -106,6 +106,12 @@ _SAINT = re.compile(r"\b(?:St|ST|Saint|SAINT|st)\.?\s+(?!(?:elevation|segment|de
 _CITY_STATE = re.compile(
     r"\b((?:[A-Z][a-z]+|[A-Z]{3,})(?:\s+(?:[A-Z][a-z]+|[A-Z]{3,}))?),\s*(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC)\b"
 )
+_NAME_FACILITY_WORDS = frozenset("memorial regional university".split())
+_TOWN_PREPOSITIONS = frozenset("in from of to near at".split())
+_TOWN_SUFFIX = re.compile(
+    r"(?:town|ville|burg|burgh|port|ford|field|wood|dale|mont|shire|haven|chester|minster|bury|borough|boro|"
+    r"ton|view|crest|brook|mill|mills|ridge|springs|heights|beach|harbor|bay|falls|lake)$"
+)
 _STATE_ABBREVIATIONS = frozenset("md va pa ny nj dc de ma ct ri nh vt me".split())
 CITY_PHRASES = (
     "new york",
@@ -137,6 +143,9 @@ CITY_PHRASES = (
     "glen burnie",
     "silver spring",
     "college park",
+    "new haven",
+    "new london",
+    "new brunswick",
 )
 _CITY_PHRASE = re.compile(r"\b(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in CITY_PHRASES) + r")\b", re.I)
 _HOSPITAL_ABBREVIATION = re.compile(r"\b[A-Za-z]{0,3}(?:[Hh]|MC|HC|mc|hc)\b")
@@ -204,6 +213,27 @@ class PlaceRule:
                 w, nxt = toks[i + 1][2], toks[i + 2][2]
                 if nxt.isdigit() and text[toks[i + 1][1]] == " " and same_line(i + 1, i + 2) and not self._plain(w) and w not in self.common and not w.isdigit():
                     hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.65))
+            # words that only ever name a facility: "MEMORIAL", "Laurel REGIONAL", "UNIVERSITY of Maryland"
+            if low in _NAME_FACILITY_WORDS:
+                end_tok = i
+                if low == "university" and i + 2 < n and toks[i + 1][2] == "of" and same_line(i, i + 2):
+                    end_tok = i + 2
+                hits.append(Hit(s, toks[end_tok][1], "LOCATION", 0.65))
+            # town-like words after a place preposition: "in Pikesville", "of Reisterstown", "in rockport"
+            if (
+                low in _TOWN_PREPOSITIONS
+                and i + 1 < n
+                and same_line(i, i + 1)
+                and _TOWN_SUFFIX.search(toks[i + 1][2])
+                and not self._plain(toks[i + 1][2])
+                and toks[i + 1][2] not in self.common
+            ):
+                hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.65))
+            # "lives in DC", "from MD": a state abbreviation in capitals after a place preposition
+            if low in _TOWN_PREPOSITIONS and i + 1 < n and toks[i + 1][2] in _STATE_ABBREVIATIONS and low != "of":
+                word = text[toks[i + 1][0] : toks[i + 1][1]]
+                if word.isupper() and not text[toks[i][0] : toks[i][1]].isupper():
+                    hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.6))
             if low in STATES or low in CITIES:
                 hits.append(Hit(s, e, "LOCATION", 0.7))
         for rx in (_CITY_PHRASE, _HOSPITAL_NAME):
@@ -226,6 +256,6 @@ class PlaceRule:
                 continue
             if before and before[-1] == "the":
                 before = before[:-1]
-            if before and before[-1] in ("to", "at", "from", "@", "by", "into", "leave", "in"):
+            if before and before[-1] in ("to", "at", "from", "@", "by", "into", "leave", "in", "->", "per"):
                 hits.append(Hit(m.start(), m.end(), "LOCATION", 0.6))
         return hits

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import spacy
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
-from deid.text.allowlist import eponym_phrase_spans
+from deid.text.allowlist import eponym_phrase_spans, is_allowed
+from deid.text.lexicon import common_words
 from deid.text.chinese_rules import chinese_rules
 from deid.text.english_patterns import english_pattern_rule
 from deid.text.known_rule import KnownRule
@@ -73,7 +75,8 @@ class TextRedactor:
             raise ValueError(f"unsupported language code (supported: {', '.join(LANGUAGES)})")
         ad_hoc = [RuleRecognizer(KnownRule(known), language)] if known is not None and not known.is_empty() else None
         results = self._engine.analyze(text=text, language=language, ad_hoc_recognizers=ad_hoc)
-        return _resolve(text, results)
+        entities = _resolve(text, results)
+        return _propagate(text, entities) if language == "en" else entities
 
     def analyze_batch(
         self, texts: Iterable[str], *, lang: str = "auto", known: KnownIdentifiers | None = None
@@ -102,6 +105,37 @@ def _source(r: RecognizerResult) -> str:
     meta = r.recognition_metadata or {}
     name = str(meta.get(RecognizerResult.RECOGNIZER_NAME_KEY, ""))
     return name.rsplit("-", 1)[0] if name.endswith(LANGUAGES) else name
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z']{2,}")
+
+
+def _propagate(text: str, entities: list[Entity]) -> list[Entity]:
+    """A word found as a name or place once in a note is that name or place everywhere in the note
+    ("Dr. Rakusin ... rakusin aware", "transferred to QUARTERMAIN 2 ... QUARTERMAIN/CCU team")."""
+    words: dict[str, str] = {}
+    for e in entities:
+        if e.type in ("PERSON", "LOCATION") and e.source != KNOWN_SOURCE:
+            for m in _WORD.finditer(text, e.start, e.end):
+                w = m.group().lower()
+                if not is_allowed(w) and w not in _propagation_stop():
+                    words.setdefault(w, e.type)
+    if not words:
+        return entities
+    covered = [(e.start, e.end) for e in entities]
+    extra: list[Entity] = []
+    for m in _WORD.finditer(text):
+        etype = words.get(m.group().lower())
+        if etype and not any(s < m.end() and m.start() < e for s, e in covered):
+            extra.append(Entity(m.start(), m.end(), etype, 0.6, "same-note"))
+    if not extra:
+        return entities
+    return sorted(entities + extra, key=lambda e: e.start)
+
+
+@lru_cache(maxsize=1)
+def _propagation_stop() -> frozenset[str]:
+    return common_words(5000)
 
 
 def _resolve(text: str, results: Sequence[RecognizerResult]) -> list[Entity]:

@@ -128,3 +128,18 @@ def test_given_batch_of_two_patients_then_each_gets_own_pseudonym_context(engine
     out = hl7.parse(result.payload)  # type: ignore[arg-type]
     assert [s.name for s in out.segments].count("MSH") == 2
     assert "NGUYEN" not in result.payload and "LINH" not in result.payload  # type: ignore[operator]
+
+
+def test_given_coded_obx_value_then_codes_kept_and_text_parts_redacted(known_only_engine: Deidentifier) -> None:
+    msg = MESSAGE + "\rOBX|4|CWE|8867-4^Finding^LN||260385009^Negative per MARGARET^SCT^^^^^^Margaret said negative||||||F"
+    out = run(known_only_engine, msg)
+    value = out.value("OBX[4]-5")
+    parts = value.split("^")
+    assert parts[0] == "260385009" and parts[2] == "SCT"
+    assert "MARGARET" not in value.upper() and parts[1].startswith("Negative per ")
+
+
+def test_given_bytes_payload_then_decoded_as_utf8(engine: Deidentifier) -> None:
+    assert engine.deidentify(MESSAGE.encode(), format="hl7v2", profile="hl7v2-safe-harbor", hospital="h").ok
+    bad = engine.deidentify(b"MSH|\xff\xfe", format="hl7v2", profile="hl7v2-safe-harbor", hospital="h")
+    assert bad.reason == "hl7_not_utf8"

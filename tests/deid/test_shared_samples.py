@@ -143,11 +143,14 @@ def test_given_truncated_real_messages_then_rejected_or_still_clean(engine: Deid
 
 @pytest.mark.parametrize(
     "folder,pattern",
-    [("us-core-examples", "*.json"), ("hl7-fhir-spec-examples", "*.json"), ("ms-fhir-anonymizer", "synthea-r4-bundles/*.json")],
+    [("us-core-examples", "*.json"), ("hl7-fhir-spec-examples", "*.json"), ("ms-fhir-anonymizer", "synthea-r4-bundles/*.json"),
+     ("ms-fhir-anonymizer", "functional-test-pairs/*.json")],
 )
 def test_given_real_fhir_resources_then_no_identifier_in_output(engine: Deidentifier, folder: str, pattern: str) -> None:
     checked = 0
     for path in _files(folder, pattern):
+        if path.name.endswith("-target.json"):  # the Microsoft anonymizer's outputs, not inputs
+            continue
         resource = json.loads(path.read_text(encoding="utf-8-sig"))
         result = engine.deidentify(resource, format="fhir", profile="fhir-safe-harbor", hospital="h1")
         if not result.ok:
