@@ -89,3 +89,14 @@ def test_given_text_lines_then_entities_offsets_point_into_original() -> None:
     assert out["entities"] and all(0 <= e["start"] < e["end"] <= len(text) for e in out["entities"])
     phone = text.index("617-555-0199")
     assert any(e["start"] <= phone and e["end"] >= phone + 12 for e in out["entities"])
+
+
+@pytest.mark.slow
+def test_given_gold_file_then_eval_prints_json_report(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    text = "Call 617-555-0199 about the results."
+    gold.write_text(json.dumps({"id": "g1", "text": text, "spans": [{"start": 5, "end": 17, "type": "PHONE"}]}) + "\n")
+    proc = hds("deid", "eval", "--gold", str(gold))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report["span_recall"] == 1.0 and "char_precision" in report
