@@ -117,6 +117,10 @@ def _install_governance(app: FastAPI, services: Services) -> None:
     """Access requests, grants and audit (policies/access, policies/audit)."""
     from policies.access.wiring import install
 
+    from policies.sandbox.differencing import QueryHistory
+
+    app.state.mirror = services.mirror
+    app.state.query_history = QueryHistory()
     install(
         app,
         cursor_factory=services.store.cursor,

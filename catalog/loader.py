@@ -13,7 +13,7 @@ from kafka import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from catalog.store import CatalogStore, LoadedRecord
-from gateway.kafka_io import make_consumer
+from gateway.kafka_io import AssignmentWatchdog, ensure_topics, make_consumer
 from gateway.topics import DEID_PATTERN, dataset_of
 
 log = logging.getLogger(__name__)
@@ -79,31 +79,44 @@ class Loader:
         group_id: str = "hds-catalog-loader",
         session_timeout_ms: int = 6000,
         on_batch: Callable[[LoaderStats], None] | None = None,
+        topics: list[str] | None = None,
     ) -> None:
         self.store = store
         self._bootstrap = bootstrap
         self._group_id = group_id
         self._session_timeout_ms = session_timeout_ms
         self._on_batch = on_batch
+        self._topics = topics or []
         self.stats = LoaderStats()
         self.ready = threading.Event()
         self.consumer = None  # type: ignore[assignment]
 
     def run(self, stop: threading.Event) -> LoaderStats:
-        self.consumer = make_consumer(self._bootstrap, group_id=self._group_id,
-                                      session_timeout_ms=self._session_timeout_ms, client_id="hds-catalog-loader",
-                                      max_poll_records=2000)
-        self.consumer.subscribe(pattern=DEID_PATTERN, listener=_SeekToStored(self))
+        if self._topics:
+            ensure_topics(self._bootstrap, self._topics)
+        self.consumer = self._subscribe()
+        watchdog = AssignmentWatchdog(grace_s=max(10.0, 2 * self._session_timeout_ms / 1000))
         self.ready.set()
         try:
             while not stop.is_set():
                 batch = self.consumer.poll(timeout_ms=500, max_records=2000)
                 if batch:
                     self._handle(batch)
+                elif watchdog.stuck(self.consumer):
+                    log.warning("no partitions assigned although topics match; rejoining the group")
+                    self.consumer.close()
+                    self.consumer = self._subscribe()
                 self._update_high_water()
         finally:
             self.consumer.close()
         return self.stats
+
+    def _subscribe(self):  # type: ignore[no-untyped-def]
+        consumer = make_consumer(self._bootstrap, group_id=self._group_id,
+                                 session_timeout_ms=self._session_timeout_ms, client_id="hds-catalog-loader",
+                                 max_poll_records=2000)
+        consumer.subscribe(pattern=DEID_PATTERN, listener=_SeekToStored(self))
+        return consumer
 
     def _handle(self, batch: dict) -> None:  # type: ignore[no-untyped-def]
         records: list[LoadedRecord] = []

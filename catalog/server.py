@@ -69,12 +69,12 @@ def start_catalog(settings: Settings, *, verifier: Any | None = None, mirror: An
         from gateway.kafka_io import make_producer
 
         loader = Loader(store, bootstrap=settings.kafka_bootstrap, group_id=settings.loader_group,
-                        session_timeout_ms=settings.kafka_session_timeout_ms)
+                        session_timeout_ms=settings.kafka_session_timeout_ms, topics=registry.deid_topics())
         producer = make_producer(settings.kafka_bootstrap, client_id="hds-catalog-ingest")
     services = Services(
         settings=settings, store=store, registry=registry,
         verifier=verifier if verifier is not None else verifier_from_settings(settings),
-        tier_of=lambda ds: policies.for_dataset(ds).tier,
+        tier_of=lambda ds: str(policies.for_dataset(ds).tier.value),
         producer=producer, loader_stats=loader.stats if loader else None, dataset_policies=policies, mirror=mirror,
     )
     app = create_app(services)

@@ -139,5 +139,16 @@ class FeedRegistry:
                 ids.append(f.dataset)
         return ids
 
+    def raw_topics(self) -> list[str]:
+        from gateway.topics import raw_topic
+
+        return [raw_topic(h, f) for f, cfg in self._m.feeds.items() for h in self._m.hospitals
+                if "*" in cfg.hospitals or h in cfg.hospitals]
+
+    def deid_topics(self) -> list[str]:
+        from gateway.topics import deid_topic
+
+        return [deid_topic(d) for d in self.dataset_ids()]
+
     def feeds_of_dataset(self, dataset_id: str) -> list[str]:
         return [name for name, f in self._m.feeds.items() if f.dataset == dataset_id]

@@ -57,3 +57,59 @@ def headers_dict(headers: list[tuple[str, bytes]] | None) -> dict[str, str]:
 
 def encode_headers(values: dict[str, str]) -> list[tuple[str, bytes]]:
     return [(k, v.encode("utf-8")) for k, v in values.items()]
+
+
+def ensure_topics(bootstrap: str, names: list[str], *, partitions: int = 4) -> list[str]:
+    """Create the topics that do not exist yet (idempotent). Returns the names created.
+
+    Consumers subscribe by pattern; creating the known topics before they join means the first group join
+    already covers them (joining while topics appear forces extra rebalances). Where the cluster forbids
+    topic creation (city scale: topics come from the Helm chart's job), failures are logged and ignored.
+    """
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    log = logging.getLogger(__name__)
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hds-admin")
+    except Exception as exc:
+        log.warning("cannot reach Kafka to create topics (%s); relying on existing topics", type(exc).__name__)
+        return []
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in dict.fromkeys(names) if n not in existing]
+        if missing:
+            try:
+                admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing])
+            except Exception as exc:
+                log.warning("could not create %d topics (%s)", len(missing), type(exc).__name__)
+                return []
+        return missing
+    finally:
+        admin.close()
+
+
+class AssignmentWatchdog:
+    """Detects a group member left without partitions while its pattern matches topics.
+
+    Seen with the embedded broker: a join that races with topic creation can leave the member with an empty
+    assignment after the follow-up rebalance. The owner then recreates its consumer (a fresh join)."""
+
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self._since: float | None = None
+
+    def stuck(self, consumer) -> bool:  # type: ignore[no-untyped-def]
+        import time
+
+        if consumer.assignment() or not consumer.subscription():
+            self._since = None
+            return False
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+            return False
+        if now - self._since > self.grace_s:
+            self._since = None
+            return True
+        return False

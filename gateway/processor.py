@@ -54,6 +54,10 @@ class Processor:
         self._key_id = key_id
         self._now = now
 
+    @property
+    def registry(self) -> FeedRegistry:
+        return self._registry
+
     def record_id(self, hospital: str, feed: str, message_key: bytes | None, value: bytes) -> str:
         basis = message_key if message_key else hashlib.sha256(value).hexdigest().encode()
         mac = hmac.new(self._record_key, b"record\x1f" + hospital.encode() + b"\x1f" + feed.encode() + b"\x1f" + basis,

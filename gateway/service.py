@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from kafka.structs import OffsetAndMetadata
 
-from gateway.kafka_io import headers_dict, make_consumer, make_producer
+from gateway.kafka_io import AssignmentWatchdog, ensure_topics, headers_dict, make_consumer, make_producer
 from gateway.processor import Processor
 from gateway.topics import RAW_PATTERN
 
@@ -46,28 +46,35 @@ class GatewayService:
         session_timeout_ms: int = 6000,
         pattern: str = RAW_PATTERN,
         on_batch: Callable[[GatewayStats], None] | None = None,
+        topics: list[str] | None = None,
     ) -> None:
+        """`topics`: topics to create before joining (the registry's raw topics), so the first join covers them."""
         self._processor = processor
         self._bootstrap = bootstrap
         self._group_id = group_id
         self._session_timeout_ms = session_timeout_ms
         self._pattern = pattern
         self._on_batch = on_batch
+        self._topics = topics or []
         self.stats = GatewayStats()
         self.ready = threading.Event()
 
     def run(self, stop: threading.Event) -> GatewayStats:
-        consumer = make_consumer(self._bootstrap, group_id=self._group_id,
-                                 session_timeout_ms=self._session_timeout_ms, client_id="hds-gateway")
+        if self._topics:
+            ensure_topics(self._bootstrap, self._topics)
+        consumer = self._subscribe()
         producer = make_producer(self._bootstrap, client_id="hds-gateway")
-        consumer.subscribe(pattern=self._pattern)
+        watchdog = AssignmentWatchdog(grace_s=max(10.0, 2 * self._session_timeout_ms / 1000))
         self.ready.set()
         try:
             while not stop.is_set():
                 batch = consumer.poll(timeout_ms=500, max_records=500)
-                if not batch:
-                    continue
-                self._handle(batch, consumer, producer)
+                if batch:
+                    self._handle(batch, consumer, producer)
+                elif watchdog.stuck(consumer):
+                    log.warning("no partitions assigned although topics match; rejoining the group")
+                    consumer.close()
+                    consumer = self._subscribe()
         finally:
             try:
                 producer.flush(timeout=10)
@@ -75,6 +82,12 @@ class GatewayService:
                 producer.close(timeout=5)
                 consumer.close()
         return self.stats
+
+    def _subscribe(self):  # type: ignore[no-untyped-def]
+        consumer = make_consumer(self._bootstrap, group_id=self._group_id,
+                                 session_timeout_ms=self._session_timeout_ms, client_id="hds-gateway")
+        consumer.subscribe(pattern=self._pattern)
+        return consumer
 
     def _handle(self, batch: dict, consumer, producer) -> None:  # type: ignore[no-untyped-def]
         attempt = 0

@@ -67,7 +67,9 @@ def pipeline(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "HDS_GATEWAY_GROUP": f"gw-{base.name}", "HDS_LOADER_GROUP": f"ld-{base.name}",
     })
     stop = threading.Event()
-    gateway = GatewayService(build_processor(settings), bootstrap=broker, group_id=settings.gateway_group)
+    processor = build_processor(settings)
+    gateway = GatewayService(processor, bootstrap=broker, group_id=settings.gateway_group,
+                             topics=processor.registry.raw_topics() + processor.registry.deid_topics())
     gthread = threading.Thread(target=gateway.run, args=(stop,), daemon=True)
     gthread.start()
     catalog = start_catalog(settings)

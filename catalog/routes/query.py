@@ -1,0 +1,107 @@
+"""The query sandbox over HTTP: SQL under an active grant, checked, disclosure-controlled, audited.
+
+`POST /api/query` {"grant_id", "sql"} -> {"columns", "rows", "suppressed", ...}. Every query (released or
+refused) is audited with the SQL's hash, never its text. The grant is re-read on every call, so revocation and
+expiry take effect immediately; with Keycloak the token must also carry the dataset's group (both halves).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.deps import CurrentPrincipal
+from policies.principal import Principal
+
+router = APIRouter(tags=["query"])
+
+
+class QueryBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    grant_id: str = Field(min_length=1, max_length=100)
+    sql: str = Field(min_length=1, max_length=20_000)
+
+
+class ExportBody(QueryBody):
+    format: str = "csv"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return None
+    return value
+
+
+def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
+    from policies.sandbox.errors import QueryRefused
+    from policies.sandbox.executor import run_query, sql_hash
+    from policies.sandbox.scope import grant_scope_from_catalog
+
+    state = request.app.state
+    settings = state.settings
+    grant = state.access.active_grant(body.grant_id, principal)  # AccessError -> 4xx via its handler
+    mirror = getattr(state, "mirror", None)
+    if mirror is not None and getattr(mirror, "enabled", False):
+        for ds in grant.datasets:
+            if not mirror.token_allows(principal, ds):
+                state.audit.append("query.refused", principal, [grant.id], grant_id=grant.id,
+                                   sql_sha256=sql_hash(body.sql), reason="token_lacks_dataset_group")
+                raise HTTPException(status_code=403, detail="your token does not carry this grant yet; sign in again")
+    cur = state.store.cursor()
+    try:
+        scope = grant_scope_from_catalog(cur, {ds: grant.allowed_columns(ds) for ds in grant.datasets})
+        outcome = run_query(cur, body.sql, scope=scope, policies=state.dataset_policies, history=state.query_history,
+                            grant_id=grant.id, timeout_s=settings.query_timeout_s, max_rows=settings.query_max_rows)
+    except QueryRefused as exc:
+        state.metrics.queries.labels("refused").inc()
+        state.audit.append("query.refused", principal, [grant.id], grant_id=grant.id, purpose=grant.purpose,
+                           sql_sha256=sql_hash(body.sql), reason=exc.code)
+        raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
+    finally:
+        cur.close()
+    state.metrics.queries.labels("released").inc()
+    state.audit.append("query", principal, [grant.id], grant_id=grant.id, request_id=grant.request_id,
+                       purpose=grant.purpose, sql_sha256=outcome.sql_hash, datasets=list(outcome.datasets),
+                       tier=str(outcome.tier.value), row_count=outcome.row_count, suppressed_cells=outcome.suppressed)
+    return outcome
+
+
+@router.post("/api/query")
+def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    outcome = _run(request, principal, body)
+    return {
+        "columns": outcome.columns,
+        "rows": [[_jsonable(v) for v in row] for row in outcome.rows],
+        "suppressed": outcome.suppressed,
+        "row_count": outcome.row_count,
+        "tier": outcome.tier.value,
+        "truncated": outcome.truncated,
+        "notes": outcome.notes,
+        "grant_id": body.grant_id,
+    }
+
+
+@router.post("/api/exports")
+def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> Response:
+    """Extract tier only: the approved rows as a CSV download."""
+    from policies.sandbox.errors import QueryRefused
+    from policies.sandbox.executor import export_rows
+
+    outcome = _run(request, principal, body)
+    try:
+        data = export_rows(outcome, format=body.format)
+    except QueryRefused as exc:
+        raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
+    request.app.state.audit.append("export", principal, [body.grant_id], grant_id=body.grant_id,
+                                   sql_sha256=outcome.sql_hash, row_count=outcome.row_count, format=body.format)
+    return Response(data, media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="extract.csv"'})
