@@ -28,17 +28,18 @@ from deid.formats.context import Environment, add_identifier, add_unique
 from deid.identity import PatientIdentity
 from deid.operators import Operator, OperatorContext, RecordRejected, build_operator
 from deid.operators.keep import Keep
-from deid.operators.redact import Redact
-from deid.profile import FhirResourceRule, FhirRules
+from deid.profile import FhirRules
 from deid.text.types import KnownIdentifiers, PersonName
 
 _DATE_LIKE = re.compile(r"\d{4}-\d{2}(?:-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)?")
 _REF = re.compile(r"(?P<base>.*/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?P<hist>/_history/[A-Za-z0-9\-.]{1,64})?")
 _TAGS = re.compile(r"<[^>]*>")
 _FREE_TEXT_KEYS = frozenset({"valueString", "comment", "description", "conclusion", "patientInstruction", "note"})
+_ANNOTATION_KEYS = frozenset({"text", "time", "authorString", "authorReference", "id", "extension"})
+_CODE_KEYS = frozenset({"system", "code", "version", "url", "contentType", "language", "unit", "use", "status", "type"})
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/fhir+json", "application/fhir+xml")
 _PERSON_TYPES = frozenset({"Patient", "RelatedPerson", "Practitioner", "Person"})
-_DROP = build_operator("drop")
+_SHIFT = build_operator("shift_date")
 _REDACT = build_operator("redact")
 _ID_OP = build_operator("pseudonymise", {"kind": "identifier"})
 
@@ -152,7 +153,7 @@ def _age(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _shift(value: str, ctx: OperatorContext) -> str | None:
-    return build_operator("shift_date").operate(value, ctx)
+    return _SHIFT.operate(value, ctx)
 
 
 def _identifier(value: Any, run: _Run, ctx: OperatorContext, op: Operator = _ID_OP) -> Any:
@@ -185,9 +186,21 @@ def _apply(op: Operator, path: str, value: Any, run: _Run, rule: _CompiledRule |
                 return _narrative(value, ctx)
             if "contentType" in value or "data" in value or "url" in value:
                 return _attachment(value, run, ctx)
-            if "text" in value and ("time" in value or "author" in value or "authorString" in value or len(value) == 1):
+            if "text" in value and set(value) <= _ANNOTATION_KEYS:
                 return _annotation(value, ctx)
-            return {k: v for k, v in ((k, _apply(op, f"{path}.{k}", v, run, rule, ctx)) for k, v in value.items()) if v is not None} or None
+            out_r: dict[str, Any] = {}
+            for k, v in value.items():
+                if k == "reference" and isinstance(v, str):
+                    new_v: Any = run.reference(v)
+                elif k == "display" and "reference" in value:
+                    new_v = None
+                elif isinstance(v, str) and k in _CODE_KEYS:
+                    new_v = v
+                else:
+                    new_v = _apply(op, f"{path}.{k}", v, run, rule, ctx)
+                if new_v is not None:
+                    out_r[k] = new_v
+            return out_r or None
         if op.name == "pseudonymise":
             return _identifier(value, run, ctx, op)
         if op.name in {"shift_date", "generalise"}:
@@ -224,7 +237,7 @@ def _node(path: str, key: str, value: Any, run: _Run, rule: _CompiledRule | None
             return _apply(rule.default, path, value, run, rule, ctx)
         keep = True
     if keep and op is None and key in _FREE_TEXT_KEYS:
-        return _annotation(value, ctx) if key == "note" or isinstance(value, list) else _apply(_REDACT, path, value, run, rule, ctx)
+        return _apply(_REDACT, path, value, run, rule, ctx)
     if keep and op is None and key == "authorString":
         return None
     if keep and op is None and key.endswith("Age") and isinstance(value, dict):

@@ -58,7 +58,7 @@ _CREDENTIAL = re.compile(
     r"cnm|aprn|bsn|msn|ccrn|slp|otr|phd)\b\.?",
     re.IGNORECASE,
 )
-_PHONE_WORDS = frozenset("cell home work tel phone ph pager beeper office fax mobile number no".split())
+_PHONE_WORDS = frozenset("cell home work tel phone ph pager beeper office fax mobile number no call at reached".split())
 # "Vladimir Erickson - 989-290-8303", "Lopie Certusi cell# 410-322-1419", "Carol Buckley (201/324/1423)"
 _BEFORE_PHONE = re.compile(
     r"(?P<name>[A-Za-z][A-Za-z']+)[ \t]*(?:[-:,(][ \t]*|(?:cell|home|work|tel|phone|ph)[ \t]*#?:?[ \t]*)?"
@@ -186,7 +186,8 @@ class NameRule:
                 if j is None or j < 0:
                     continue
                 low = toks[j].low
-                if person_word(low) and (lex.is_name(low) or low not in self.common) and low not in _PHONE_WORDS:
+                titled = mixed and text[toks[j].start].isupper()
+                if person_word(low) and (low not in self.common12 or titled) and low not in _PHONE_WORDS:
                     mark(j, 0.7)
                 else:
                     break
@@ -243,6 +244,9 @@ class NameRule:
                     mark(i, 0.7)
             # initial + census name ("E. WELSH", "Z. MILLER"), not a bacterium ("E. coli")
             standalone = t.start == 0 or text[t.start - 1] in " \t\n(,;-"
+            line_start = text[max(0, t.start - 3) : t.start].strip(" \t") in ("", "\n") or text[t.start - 1 : t.start] == "\n"
+            if low in "soap" and line_start:
+                standalone = False  # "S." "O." "A." "P." open SOAP sections
             if len(low) == 1 and low not in ("a", "i") and standalone and i + 1 < n and gap(i) in (". ", "."):
                 nl = toks[i + 1].low
                 nl_titled = mixed and text[toks[i + 1].start].isupper()

@@ -104,7 +104,7 @@ _HOSPITAL_NAME = re.compile(r"\b(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s
 _SAINT = re.compile(r"\b(?:St|ST|Saint|SAINT|st)\.?\s+(?!(?:elevation|segment|depression|changes)\b)([A-Z][A-Za-z']+|[a-z]{3,}(?=\s+(?:hosp|hospital|medical|rehab)))")
 # "Middle River, MD": a place then a state abbreviation (MD is Maryland here, not a doctor: a comma comes first)
 _CITY_STATE = re.compile(
-    r"\b((?:[A-Z][a-z]+|[A-Z]{3,})(?:\s+(?:[A-Z][a-z]+|[A-Z]{3,}))?),\s*(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC)\b"
+    r"\b((?:[A-Z][a-z]+|[A-Z]{3,})(?:\s+(?:[A-Z][a-z]+|[A-Z]{3,}))?),\s*(?:AK|AZ|CA|FL|IL|IA|KS|KY|MD|MN|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|RI|SD|TN|TX|UT|VT|VA|WV|WI|WY|DC)\b"
 )
 _NAME_FACILITY_WORDS = frozenset("memorial regional university".split())
 _TOWN_PREPOSITIONS = frozenset("in from of to near at".split())
@@ -112,7 +112,7 @@ _TOWN_SUFFIX = re.compile(
     r"(?:town|ville|burg|burgh|port|ford|field|wood|dale|mont|shire|haven|chester|minster|bury|borough|boro|"
     r"ton|view|crest|brook|mill|mills|ridge|springs|heights|beach|harbor|bay|falls|lake)$"
 )
-_STATE_ABBREVIATIONS = frozenset("md va pa ny nj dc de ma ct ri nh vt me".split())
+_STATE_ABBREVIATIONS = frozenset("md ny nj dc ri nh vt".split())  # unambiguous in notes ("PA", "CT", "ME" are not)
 CITY_PHRASES = (
     "new york",
     "los angeles",

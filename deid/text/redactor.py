@@ -135,7 +135,7 @@ def _propagate(text: str, entities: list[Entity]) -> list[Entity]:
 
 @lru_cache(maxsize=1)
 def _propagation_stop() -> frozenset[str]:
-    return common_words(5000)
+    return common_words(25_000)
 
 
 def _resolve(text: str, results: Sequence[RecognizerResult]) -> list[Entity]:

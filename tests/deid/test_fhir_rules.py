@@ -191,3 +191,14 @@ def test_given_organization_then_address_reduced_to_state_and_zip3(engine: Deide
            "address": [{"line": ["1 Main"], "city": "Town", "state": "WA", "postalCode": "98101"}]}  # fmt: skip
     out = run(engine, org)
     assert out["address"] == [{"state": "WA", "postalCode": "981"}] and "telecom" not in out and out["name"] == "General"
+
+
+def test_given_unlisted_notes_in_kept_resource_then_each_redacted_and_kept(known_only_engine: Deidentifier) -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": PATIENT},
+        {"resource": {"resourceType": "Condition", "subject": {"reference": "Patient/pat-42"},
+                      "note": [{"text": "Margaret reports pain", "authorReference": {"reference": "Practitioner/dr1", "display": "Dr X"}},
+                               {"text": "stable"}]}},
+    ]}  # fmt: skip
+    cond = run(known_only_engine, bundle)["entry"][1]["resource"]
+    assert cond["note"] == [{"text": "[REDACTED] reports pain"}, {"text": "stable"}]
