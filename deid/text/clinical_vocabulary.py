@@ -52,12 +52,12 @@ CLINICAL_VOCABULARY = frozenset(
     albicans glabrata jirovecii influenzae fragilis perfringens mirabilis baumannii maltophilia
     sero sang serosang serosanguinous sanguinous transfuse approx doxacurium gent surg lws sbp dbp fio mso pcv
     situational wandering baseline
-    gravely stabel stong presnt contin extremeties treatedw bowell lipps essen alkalotic aggrestat metamucil
-    metaumcil oxycontin adriamycin cytoxan droperidol propophol pheresis trac opthamology ophthalmology ortho
+    gravely presnt contin alkalotic aggrestat metamucil
+    oxycontin adriamycin cytoxan droperidol pheresis trac ophthalmology ortho
     hematocrit neurologist neurosurg aloe vesta
     flowsheet flowsheets flow careview carevue fhp fhpa portex bilous deline lipoma neurosurgery rheum
     ho addendum hoyer quintin stas heath sever poss gluc vue carevue blocker interventional cardiology groin femoral peri nares floro fluoro wedge
-    ota reck stagger shivers peeling assymptomatic asymptomatic hemodynamics allegra opens phoned
+    ota reck stagger shivers peeling asymptomatic hemodynamics allegra opens phoned
     tsicu pacu pmicu psicu ed er ew or ir cath-lab floor floors unit units pod pods
     """.split()
 )
