@@ -150,7 +150,7 @@ class Loader:
             self.consumer.commit({tp: OffsetAndMetadata(msgs[-1].offset + 1, "", -1) for tp, msgs in batch.items()})
         except Exception:
             pass
-        log.info("loaded %d rows (%d duplicates skipped, %d rejected)", inserted, len(records) - inserted,
+        log.debug("loaded %d rows (%d duplicates skipped, %d rejected)", inserted, len(records) - inserted,
                  self.stats.rejected)
         if self._on_batch:
             self._on_batch(self.stats)

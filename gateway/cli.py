@@ -149,7 +149,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.port is not None:
         settings = settings.with_(api_port=args.port)
     return run_demo(settings, smoke=args.smoke, seed=args.seed, patients=args.patients, stop=_stop_on_signals(),
-                    timeout_s=args.timeout)
+                    timeout_s=args.timeout, port_given=args.port is not None)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -232,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in {"gateway", "catalog", "demo"} and args.verbose == 0:
         level = logging.INFO
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    # kafka-python reports reconnects and shutdown races as errors; they are retried and not ours to show.
+    logging.getLogger("kafka").setLevel(logging.ERROR if args.verbose >= 2 else logging.CRITICAL)
+    logging.getLogger("httpx").setLevel(logging.INFO if args.verbose >= 2 else logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         return int(args.func(args) or 0)

@@ -92,13 +92,36 @@ def _identifier_leaks(store: Any, identifiers: dict[str, list[str]]) -> dict[str
             raw += p.read_bytes().lower()
     leaks: dict[str, int] = {}
     for kind, values in needles.items():
-        n = sum(1 for v in values if v in text or v.encode("utf-8") in raw)
+        # Every value is searched in the decoded table contents; the raw file bytes (compressed pages, WAL) are
+        # searched for values of 6+ characters only, where a chance match in binary data is negligible.
+        n = sum(1 for v in values if v in text or (len(v) >= 6 and v.encode("utf-8") in raw))
         leaks[kind] = n
     return leaks
 
 
+def _api_check(settings: Settings, url: str, rows: dict[str, int]) -> str:
+    """Over HTTP with a dev-issuer token, as a researcher would: the API lists every dataset with its rows."""
+    import httpx
+
+    from policies.identity.dev_issuer import DevIssuer
+
+    token = DevIssuer.from_settings(settings).issue("smoke-check", ["researcher"], ttl_s=300)
+    try:
+        r = httpx.get(f"{url}/api/datasets", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        if httpx.get(f"{url}/api/datasets", timeout=30).status_code != 401:
+            return "the API answered without a token"
+    except httpx.HTTPError as exc:
+        return f"API unreachable ({type(exc).__name__})"
+    if r.status_code != 200:
+        return f"GET /api/datasets answered {r.status_code}"
+    listed = {d["id"]: d["rows"] for d in r.json()}
+    if any(listed.get(ds) != n for ds, n in rows.items()):
+        return "GET /api/datasets does not match the catalog"
+    return "ok"
+
+
 def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop: threading.Event,
-             timeout_s: float = 240.0) -> int:
+             timeout_s: float = 240.0, port_given: bool = False) -> int:
     from catalog.server import start_catalog
     from gateway.broker import EmbeddedBroker
     from gateway.kafka_io import make_producer
@@ -106,8 +129,14 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
     from gateway.synth import generate
 
     started = time.monotonic()
+    temp_dir: Path | None = None
     if smoke and "HDS_DATA_DIR" not in os.environ and settings.data_dir == Path(".hds"):
-        settings = settings.with_(data_dir=Path(tempfile.mkdtemp(prefix="hds-smoke-")))
+        temp_dir = Path(tempfile.mkdtemp(prefix="hds-smoke-"))
+        settings = settings.with_(data_dir=temp_dir)
+    if smoke and not port_given:
+        from gateway.broker import free_port
+
+        settings = settings.with_(api_port=free_port())
     # The demo's working files live under <data dir>/demo and start fresh: the embedded broker is memory-only,
     # so a catalog (and its stored offsets) from an earlier run would not match it. The dev issuer's key stays
     # in the data dir itself, so `hds token` in another terminal signs tokens this demo accepts.
@@ -199,10 +228,11 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
             leaks = _identifier_leaks(catalog.store, manifest.identifiers if hasattr(manifest, "identifiers")
                                       else m["identifiers"])
             summary["identifier_leaks"] = leaks
+            summary["api_check"] = _api_check(settings, catalog.url, rows)
             missing = sorted(f"{h}/{f}" for h, f in expected_feeds - reached)
             summary["feeds_missing"] = missing
             summary["ok"] = (not missing and sum(leaks.values()) == 0 and summary["rows_loaded"] > 0
-                             and summary["rows_loaded"] + dlq.count >= published)
+                             and summary["rows_loaded"] + dlq.count >= published and summary["api_check"] == "ok")
             summary["seconds"] = round(time.monotonic() - started, 1)
             print(json.dumps(summary), flush=True)
             return 0 if summary["ok"] else 1
@@ -231,3 +261,5 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
             catalog.stop()
         if broker is not None:
             broker.stop()
+        if temp_dir is not None and summary.get("ok"):
+            shutil.rmtree(temp_dir, ignore_errors=True)

@@ -7,7 +7,7 @@ import logging
 from kafka import KafkaConsumer, KafkaProducer
 
 # kafka-python logs connection chatter at INFO/WARNING; keep our logs readable.
-logging.getLogger("kafka").setLevel(logging.ERROR)
+logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
 def make_producer(bootstrap: str, *, client_id: str = "hds") -> KafkaProducer:

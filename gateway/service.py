@@ -125,7 +125,7 @@ class GatewayService:
             for k, v in reasons.items():
                 self.stats.reasons[k] = self.stats.reasons.get(k, 0) + v
             self.stats.last_activity = time.monotonic()
-            log.info("batch: %d in, %d de-identified, %d dead-lettered", n, n - dead, dead)
+            log.debug("batch: %d in, %d de-identified, %d dead-lettered", n, n - dead, dead)
             if self._on_batch:
                 self._on_batch(self.stats)
             return
