@@ -24,13 +24,13 @@ _D = r"(?:0?[1-9]|[12]\d|3[01])"
 _Y = r"(?:19\d\d|20\d\d|\d\d)"
 _TIME = r"(?:[ ,T@]+(?:at\s+)?(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?[ap]\.?m\.?)?)?"
 _ORD = r"(?:st|nd|rd|th)?"
-_NB = r"(?<![\d/.])"  # not glued to a digit, slash or dot on the left ("fx4/97" and "LA-10/3" are dates)
+_NB = r"(?<![\d/])(?<!\d\.)"  # not glued to a digit, slash or dot on the left ("fx4/97" and "LA-10/3" are dates)
 _NA = r"(?![\w/%]|\.\d)"  # ... nor on the right (ranges "6/30-7/2" are two dates)
 
 def _not_a_fraction(value: str) -> bool:
     """"5/5" (strength, vent settings) and "1/2", "3/4" (fractions) are not dates."""
     a, b = value.split("/")
-    if value in ("1/2", "1/3", "2/3", "1/4", "3/4", "1/8", "1/5") or b == "10":
+    if value in ("1/2", "1/3", "2/3", "1/4", "3/4", "1/8", "1/5"):
         return False
     return a != b or int(a) >= 6
 

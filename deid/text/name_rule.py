@@ -201,6 +201,12 @@ class NameRule:
             if len(low) >= 3 and lex.is_rare_name(low) and low not in self.common12 and not self._blocked(low):
                 mark(i, 0.6)
             # after a title: up to two name words ("Dr. Ferdinand Halfpenny", "DR HOARD")
+            # a nurse or practitioner named by first name: "RN (Edward)", "NP grace made aware"
+            if prev in ("rn", "np", "lpn") and prev_gap in (" ", " (") and low in lex.first and not self._blocked(low):
+                mark(i, 0.75)
+            if prev in TITLES and prev_gap in (" ", "  ", ". ", ".", ".  ") and mixed and low in lex.census:
+                if text[t.start].isupper() and not text[t.start : t.end].isupper():  # "Dr Will Cole"
+                    mark(i, 0.9)
             if prev in TITLES and prev_gap in (" ", "  ", ". ", ".", ".  "):
                 if prev in SOFT_TITLES or (prev == "ms" and text[toks[i - 1].start : toks[i - 1].end] == "MS"):
                     if lex.is_name(low) and not self._blocked(low) and len(low) > 1:
@@ -234,6 +240,9 @@ class NameRule:
             if nxt in _SPEECH and gap(i) == " " and low in lex.first and len(low) >= 3 and not self._blocked(low):
                 mark(i, 0.7)
             # mixed-case prose: a capitalised first name or unknown word after "with/to/reach" ("with Radu")
+            lower_note = not mixed and not text[t.start].isupper()
+            if lower_note and prev in ("with", "reach", "reached") and low in lex.first and low not in self.common12:
+                mark(i, 0.6)
             if prev in _ADDRESSED and text[t.start].isupper() and not text[t.start : t.end].isupper() and mixed and not self._blocked(low):
                 if (low in lex.first and low not in self.very_common) or (self._unknown(low) and low not in self.common):
                     if not (i + 1 < n and toks[i + 1].low in FACILITY_HINTS):
@@ -269,6 +278,13 @@ class NameRule:
                     mark(i, 0.65)
                     mark(i + 1, 0.65)
 
+        # a first name alone on the note's last line is a signature ("SUSAN")
+        tail = text.rstrip()
+        if toks and tail.endswith(text[toks[-1].start : toks[-1].end]):
+            last_line = tail[tail.rfind("\n") + 1 :].strip()
+            if last_line.lower() == toks[-1].low and toks[-1].low in lex.first and not self._blocked(toks[-1].low):
+                mark(n - 1, 0.7)
+
         # expansion over adjacent name parts, then emit maximal runs
         marked = [s > 0 for s in seed]
         changed = True
@@ -284,7 +300,9 @@ class NameRule:
                         marked[i + 1] = True
                         seed[i + 1] = max(seed[i + 1], 0.6)
                         changed = True
-                if i > 0 and not marked[i - 1] and joined(i - 1) and self._grows(i - 1, toks, text, mixed):
+                if i > 0 and not marked[i - 1] and joined(i - 1) and (
+                    self._grows(i - 1, toks, text, mixed) or (seed[i] >= 0.7 and self._unknown(toks[i - 1].low))
+                ):
                     if toks[i - 1].low not in TITLES and toks[i - 1].low not in RELATIONS:
                         marked[i - 1] = True
                         seed[i - 1] = max(seed[i - 1], 0.6)

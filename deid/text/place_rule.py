@@ -106,6 +106,11 @@ _SAINT = re.compile(r"\b(?:St|ST|Saint|SAINT|st)\.?\s+(?!(?:elevation|segment|de
 _CITY_STATE = re.compile(
     r"\b((?:[A-Z][a-z]+|[A-Z]{3,})(?:\s+(?:[A-Z][a-z]+|[A-Z]{3,}))?),\s*(?:AK|AZ|CA|FL|IL|IA|KS|KY|MD|MN|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|RI|SD|TN|TX|UT|VT|VA|WV|WI|WY|DC)\b"
 )
+_PLACE_CUE = re.compile(r"(?:\b(?:to|at|from|by|into|leave|left|in|per)|->|@)\s*(?:the\s+)?$", re.I)
+# hospital names that are everyday words: a place only right after a place cue ("went to Harbor")
+_CUED_HOSPITAL_WORDS = frozenset("harbor union mercy providence sinai shore bay".split())
+# an unknown word and a floor or unit number: "QUARTERMAIN 2", "Quartermain 3 RN"
+_BUILDING = re.compile(r"\b([A-Za-z]{5,})(?: ?)([1-9])\b(?![./:%]?\d)")
 _NAME_FACILITY_WORDS = frozenset("memorial regional university".split())
 _TOWN_PREPOSITIONS = frozenset("in from of to near at".split())
 _TOWN_SUFFIX = re.compile(
@@ -156,6 +161,7 @@ class PlaceRule:
 
     def __init__(self) -> None:
         self.common = common_words(12_000)
+        self.common25 = common_words(25_000)
         self.first_names = name_lexicon().first
 
     def _plain(self, low: str) -> bool:
@@ -234,11 +240,17 @@ class PlaceRule:
                 word = text[toks[i + 1][0] : toks[i + 1][1]]
                 if word.isupper() and not text[toks[i][0] : toks[i][1]].isupper():
                     hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.6))
+            if low in _CUED_HOSPITAL_WORDS and _PLACE_CUE.search(text, max(0, s - 16), s):
+                hits.append(Hit(s, e, "LOCATION", 0.6))
             if low in STATES or low in CITIES:
                 hits.append(Hit(s, e, "LOCATION", 0.7))
         for rx in (_CITY_PHRASE, _HOSPITAL_NAME):
             for m in rx.finditer(text):
                 hits.append(Hit(m.start(), m.end(), "LOCATION", 0.7))
+        for m in _BUILDING.finditer(text):
+            w = m.group(1).lower()
+            if not self._plain(w) and w not in self.common and w not in self.common25 and w.isalpha():
+                hits.append(Hit(m.start(1), m.end(1), "LOCATION", 0.55))
         for m in _SAINT.finditer(text):
             saint = m.group(1).lower()
             if saint in self.first_names or m.group(0)[:5].lower() == "saint" or "." in m.group(0)[:3]:
@@ -251,11 +263,8 @@ class PlaceRule:
         for m in _HOSPITAL_ABBREVIATION.finditer(text):
             # "to GH", "at the BWH", "from JHH": an abbreviation ending in H/MC/HC after a place preposition
             word = m.group().lower()
-            before = text[max(0, m.start() - 12) : m.start()].lower().split()
             if word in CLINICAL_WORDS or word in self.common or word in WARD_WORDS or word in _CLINICAL_H_ABBREVIATIONS:
                 continue
-            if before and before[-1] == "the":
-                before = before[:-1]
-            if before and before[-1] in ("to", "at", "from", "@", "by", "into", "leave", "in", "->", "per"):
+            if _PLACE_CUE.search(text, max(0, m.start() - 16), m.start()):
                 hits.append(Hit(m.start(), m.end(), "LOCATION", 0.6))
         return hits
