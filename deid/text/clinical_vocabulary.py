@@ -55,6 +55,7 @@ CLINICAL_VOCABULARY = frozenset(
     gravely presnt contin alkalotic aggrestat metamucil
     oxycontin adriamycin cytoxan droperidol pheresis trac ophthalmology ortho
     hematocrit neurologist neurosurg aloe vesta
+    con't cont'd iab ivab nahco neutraphos
     flowsheet flowsheets flow careview carevue fhp fhpa portex bilous deline lipoma neurosurgery rheum
     ho addendum hoyer quintin stas heath sever poss gluc vue carevue blocker interventional cardiology groin femoral peri nares floro fluoro wedge
     ota reck stagger shivers peeling asymptomatic hemodynamics allegra opens phoned

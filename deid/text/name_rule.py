@@ -208,7 +208,8 @@ class NameRule:
                 if text[t.start].isupper() and not text[t.start : t.end].isupper():  # "Dr Will Cole"
                     mark(i, 0.9)
             if prev in TITLES and prev_gap in (" ", "  ", ". ", ".", ".  "):
-                if prev in SOFT_TITLES or (prev == "ms" and text[toks[i - 1].start : toks[i - 1].end] == "MS"):
+                title_text = text[toks[i - 1].start : toks[i - 1].end]
+                if prev in SOFT_TITLES or (prev == "ms" and title_text == "MS") or (mixed and title_text.isupper()):
                     if lex.is_name(low) and not self._blocked(low) and len(low) > 1:
                         mark(i, 0.8)
                 elif not (low in _FUNCTION or low in CLINICAL_WORDS and low not in lex.census):
@@ -243,7 +244,8 @@ class NameRule:
             lower_note = not mixed and not text[t.start].isupper()
             if lower_note and prev in ("with", "reach", "reached") and low in lex.first and low not in self.common12:
                 mark(i, 0.6)
-            if prev in _ADDRESSED and text[t.start].isupper() and not text[t.start : t.end].isupper() and mixed and not self._blocked(low):
+            acronym = sum(1 for c in text[t.start : t.end] if c.isupper()) > 1
+            if prev in _ADDRESSED and text[t.start].isupper() and not acronym and mixed and not self._blocked(low):
                 if (low in lex.first and low not in self.very_common) or (self._unknown(low) and low not in self.common):
                     if not (i + 1 < n and toks[i + 1].low in FACILITY_HINTS):
                         mark(i, 0.6)

@@ -22,7 +22,7 @@ _TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?|\d+")
 FACILITY_WORDS = frozenset(
     """
     hospital hospitals hosp hospiatal medical memorial house rehab rehabilitation manor clinic infirmary hospice
-    vamc va healthcare center centre nursing institute sanitarium home's health regional campus med
+    vamc va healthcare center centre nursing institute sanitarium home's health regional campus
     """.split()
 )
 _STRONG_FACILITY = frozenset("hospital hospitals hosp hospiatal memorial vamc va infirmary".split())
@@ -110,7 +110,9 @@ _PLACE_CUE = re.compile(r"(?:\b(?:to|at|from|by|into|leave|left|in|per)|->|@)\s*
 # hospital names that are everyday words: a place only right after a place cue ("went to Harbor")
 _CUED_HOSPITAL_WORDS = frozenset("harbor union mercy providence sinai shore bay".split())
 # an unknown word and a floor or unit number: "QUARTERMAIN 2", "Quartermain 3 RN"
-_BUILDING = re.compile(r"\b([A-Za-z]{5,})(?: ?)([1-9])\b(?![./:%]?\d)")
+_BUILDING = re.compile(r"\b([A-Za-z]{5,}) ([1-9])\b(?![./:%]?\d)")
+# English derivational endings: such words are not place names ("transfused 2", "overbreathing 4")
+_NOT_A_PLACE = re.compile(r"(?:ed|ing|ly|tion|sion|ment|ness|ous|ive|ize|ise|ic|al|ism|ist|ity|able|ible)$")
 _NAME_FACILITY_WORDS = frozenset("memorial regional university".split())
 _TOWN_PREPOSITIONS = frozenset("in from of to near at".split())
 _TOWN_SUFFIX = re.compile(
@@ -193,7 +195,9 @@ class PlaceRule:
                         first = j
                         j -= 1
                         continue
-                    if w.isdigit() or self._plain(w) or (w in self.common and low not in _STRONG_FACILITY):
+                    if w.isdigit() or self._plain(w) or (w in self.common and low not in _STRONG_FACILITY) or "'" in w or (
+                        _NOT_A_PLACE.search(w) and low not in _STRONG_FACILITY
+                    ):
                         if not (len(w) == 1 and j + 1 < n and toks[j + 1][2] == "of"):  # "U OF MD"
                             break
                     first = j
@@ -206,7 +210,7 @@ class PlaceRule:
                 if toks[j][2] == "the" and j + 1 < n:
                     j += 1
                 w = toks[j][2]
-                if not w.isdigit() and not self._plain(w) and w not in self.common and same_line(i, j):
+                if not w.isdigit() and not self._plain(w) and w not in self.common and same_line(i, j) and not _NOT_A_PLACE.search(w):
                     k = j
                     while k + 1 < n and same_line(k, k + 1) and not toks[k + 1][2].isdigit():
                         w2 = toks[k + 1][2]
@@ -217,7 +221,17 @@ class PlaceRule:
             # "on QUARTERMAIN 6", "to Quartermain 2": an unknown word after a place preposition, with a number
             if low in _PLACE_PREPOSITIONS and i + 2 < n and same_line(i, i + 1):
                 w, nxt = toks[i + 1][2], toks[i + 2][2]
-                if nxt.isdigit() and text[toks[i + 1][1]] == " " and same_line(i + 1, i + 2) and not self._plain(w) and w not in self.common and not w.isdigit():
+                after = text[toks[i + 2][1] : toks[i + 2][1] + 1]
+                if (
+                    nxt.isdigit()
+                    and text[toks[i + 1][1]] == " "
+                    and after not in (":", "/", ".", "%")
+                    and same_line(i + 1, i + 2)
+                    and not self._plain(w)
+                    and w not in self.common
+                    and not w.isdigit()
+                    and not _NOT_A_PLACE.search(w)
+                ):
                     hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.65))
             # words that only ever name a facility: "MEMORIAL", "Laurel REGIONAL", "UNIVERSITY of Maryland"
             if low in _NAME_FACILITY_WORDS:
@@ -249,7 +263,7 @@ class PlaceRule:
                 hits.append(Hit(m.start(), m.end(), "LOCATION", 0.7))
         for m in _BUILDING.finditer(text):
             w = m.group(1).lower()
-            if not self._plain(w) and w not in self.common and w not in self.common25 and w.isalpha():
+            if not self._plain(w) and w not in self.common25 and not _NOT_A_PLACE.search(w):
                 hits.append(Hit(m.start(1), m.end(1), "LOCATION", 0.55))
         for m in _SAINT.finditer(text):
             saint = m.group(1).lower()
