@@ -173,15 +173,20 @@ def _street_words_ok(match: str) -> bool:
     """"19 Clover St." yes; "8 trach in place", "3 separate cardioversions for st." no."""
     from deid.text.allowlist import CLINICAL_WORDS
 
-    words = re.findall(r"[A-Za-z']+", match.lower())[:-1]
-    stop = {"in", "for", "to", "at", "of", "on", "and", "the", "not", "with", "per", "x", "given", "way"}
-    return bool(words) and not any(w in stop or w in CLINICAL_WORDS for w in words)
+    raw = re.findall(r"[A-Za-z']+", match)
+    words = [w.lower() for w in raw[:-1]]
+    stop = {"in", "for", "to", "at", "of", "on", "and", "the", "not", "with", "per", "x", "given", "way", "wo", "w"}
+    if not words or any(w in stop or w in CLINICAL_WORDS for w in words):
+        return False
+    if raw[-1].lower() in ("st", "ln", "rd", "dr", "ct", "ter", "pl", "cir"):  # short suffixes: capitalised names only
+        return all(w[0].isupper() and not w.isupper() for w in raw[:-1] if len(w) > 1)
+    return True
 ADDRESS_PATTERNS = [
     # 19 Clover St., 1200 North Charles Street Apt 4B
     Pattern(
         "ADDRESS",
         re.compile(
-            r"\b\d{1,6}(?:-\d{1,4})?\s+(?:[NSEW]\.?\s+|north\s+|south\s+|east\s+|west\s+)?"
+            r"(?<![/\d.])\b\d{1,6}(?:-\d{1,4})?\s+(?:[NSEW]\.?\s+|north\s+|south\s+|east\s+|west\s+)?"
             r"(?:[A-Za-z][A-Za-z'\-]+\s+){1,3}" + _STREET + r"\b\.?"
             r"(?:,?\s*(?:apt|apartment|unit|suite|ste|#)\.?\s*[\w\-]+)?",
             I,

@@ -175,7 +175,7 @@ class NameRule:
                 continue
             low = toks[k].low
             at_line_end = _ends_line(text, m.end())
-            if len(low) == 1 or (person_word(low) and (at_line_end or low not in self.common)):
+            if len(low) == 1 or (person_word(low) and (at_line_end or low not in self.common12)):
                 mark(k, 0.8)
             elif at_line_end and low in lex.census and low not in _FUNCTION:  # "Bernard Foley CRT"
                 mark(k, 0.8)
@@ -220,6 +220,8 @@ class NameRule:
             if prev in RELATIONS and "\n" not in prev_gap and len(prev_gap.strip(" ,:;(-\"'")) == 0:
                 if (low in lex.first and not self._blocked(low)) or self._unknown(low) or lex.is_rare_name(low):
                     mark(i, 0.8)
+                elif lex.is_name(low) and not self._blocked(low) and low not in self.very_common:
+                    mark(i, 0.75)  # "Sons Smokey, Morris and Roger"
             # "Dr. Rakusin and Toolis", "DR CAMARDA AND CLIFFORD", "Sons Smokey, Morris and Roger"
             if i >= 2 and seed[i - 2] >= 0.8 and person_word(low) and (
                 (prev in ("and", "&") and gap(i - 2) == " ") or (i >= 1 and seed[i - 1] >= 0.8 and gap(i - 1).strip() == ",")
@@ -242,7 +244,7 @@ class NameRule:
                 mark(i, 0.7)
             # mixed-case prose: a capitalised first name or unknown word after "with/to/reach" ("with Radu")
             lower_note = not mixed and not text[t.start].isupper()
-            if lower_note and prev in ("with", "reach", "reached") and low in lex.first and low not in self.common12:
+            if not mixed and prev in ("with", "reach", "reached") and low in lex.first and low not in self.very_common:
                 mark(i, 0.6)
             acronym = sum(1 for c in text[t.start : t.end] if c.isupper()) > 1
             if prev in _ADDRESSED and text[t.start].isupper() and not acronym and mixed and not self._blocked(low):
@@ -283,8 +285,8 @@ class NameRule:
         # a first name alone on the note's last line is a signature ("SUSAN")
         tail = text.rstrip()
         if toks and tail.endswith(text[toks[-1].start : toks[-1].end]):
-            last_line = tail[tail.rfind("\n") + 1 :].strip()
-            if last_line.lower() == toks[-1].low and toks[-1].low in lex.first and not self._blocked(toks[-1].low):
+            before = text[: toks[-1].start].rstrip(" \t")
+            if (not before or before[-1] in ".\n") and toks[-1].low in lex.first and not self._blocked(toks[-1].low):
                 mark(n - 1, 0.7)
 
         # expansion over adjacent name parts, then emit maximal runs

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS
 from deid.text.lexicon import common_words, name_lexicon
+from deid.text.name_rule import _mostly_mixed
 from deid.text.rule import Hit
 
 _TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?|\d+")
@@ -113,6 +114,11 @@ _CUED_HOSPITAL_WORDS = frozenset("harbor union mercy providence sinai shore bay"
 _BUILDING = re.compile(r"\b([A-Za-z]{5,}) ([1-9])\b(?![./:%]?\d)")
 # English derivational endings: such words are not place names ("transfused 2", "overbreathing 4")
 _NOT_A_PLACE = re.compile(r"(?:ed|ing|ly|tion|sion|ment|ness|ous|ive|ize|ise|ic|al|ism|ist|ity|able|ible)$")
+# "U OF MD", "U Maryland", "UNIV. OF PENNSYLVANIA"
+_UNIVERSITY = re.compile(
+    r"\b(?:U|UNIV\.?|Univ\.?)\s+(?:OF|of)\s+(?:MD|[A-Z][a-z]{3,}|[A-Z]{4,})\b"
+    r"|\bU\s+[A-Z][a-z]{4,}(?=\s+(?:ER|ED|Hospital|Medical|Med|Center)\b)"
+)
 _NAME_FACILITY_WORDS = frozenset("memorial regional university".split())
 _TOWN_PREPOSITIONS = frozenset("in from of to near at".split())
 _TOWN_SUFFIX = re.compile(
@@ -236,7 +242,7 @@ class PlaceRule:
             # words that only ever name a facility: "MEMORIAL", "Laurel REGIONAL", "UNIVERSITY of Maryland"
             if low in _NAME_FACILITY_WORDS:
                 end_tok = i
-                if low == "university" and i + 2 < n and toks[i + 1][2] == "of" and same_line(i, i + 2):
+                if low == "university" and i + 2 < n and toks[i + 1][2] == "of" and same_line(i, i + 1) and same_line(i + 1, i + 2):
                     end_tok = i + 2
                 hits.append(Hit(s, toks[end_tok][1], "LOCATION", 0.65))
             # town-like words after a place preposition: "in Pikesville", "of Reisterstown", "in rockport"
@@ -254,6 +260,19 @@ class PlaceRule:
                 word = text[toks[i + 1][0] : toks[i + 1][1]]
                 if word.isupper() and not text[toks[i][0] : toks[i][1]].isupper():
                     hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.6))
+            # mixed-case prose: a capitalised unknown word after "in/from/near" ("lives in Lochearn")
+            if low in ("in", "from", "near") and i + 1 < n and same_line(i, i + 1):
+                s2, e2, w = toks[i + 1]
+                word = text[s2:e2]
+                if (
+                    word[0].isupper()
+                    and word[1:].islower()
+                    and w not in self.common25
+                    and not self._plain(w)
+                    and not _NOT_A_PLACE.search(w)
+                    and _mostly_mixed(text)
+                ):
+                    hits.append(Hit(s2, e2, "LOCATION", 0.55))
             if low in _CUED_HOSPITAL_WORDS and _PLACE_CUE.search(text, max(0, s - 16), s):
                 hits.append(Hit(s, e, "LOCATION", 0.6))
             if low in STATES or low in CITIES:
@@ -261,6 +280,8 @@ class PlaceRule:
         for rx in (_CITY_PHRASE, _HOSPITAL_NAME):
             for m in rx.finditer(text):
                 hits.append(Hit(m.start(), m.end(), "LOCATION", 0.7))
+        for m in _UNIVERSITY.finditer(text):
+            hits.append(Hit(m.start(), m.end(), "LOCATION", 0.7))
         for m in _BUILDING.finditer(text):
             w = m.group(1).lower()
             if not self._plain(w) and w not in self.common25 and not _NOT_A_PLACE.search(w):
