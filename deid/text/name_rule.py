@@ -74,6 +74,7 @@ _SPEECH = frozenset(
     declined declines phoned arrived left wants wanted feels felt believes prefers
     """.split()
 )
+_CLINICIAN_VERBS = frozenset("ordered aware notified paged called saw examined placed wrote consulted".split())
 _ADDRESSED = frozenset("with to reach reached and".split())
 
 
@@ -167,6 +168,10 @@ class NameRule:
             if toks[i].start not in eponyms:
                 seed[i] = max(seed[i], score)
 
+        def standalone_initial(i: int) -> bool:
+            st = toks[i].start
+            return (st == 0 or text[st - 1] in " \t\n(,;") and text[st].isupper()
+
         ends_by_pos = {t.end: k for k, t in enumerate(toks)}
         mixed = _mostly_mixed(text)
         for m in _CREDENTIAL.finditer(text):
@@ -200,6 +205,22 @@ class NameRule:
             # rare census name on its own
             if len(low) >= 3 and lex.is_rare_name(low) and low not in self.common12 and not self._blocked(low):
                 mark(i, 0.6)
+            # Irish O' names: "O'connell", "O'Rourke", "o'driscoll" (not "o'clock")
+            if low.startswith("o'") and len(low) > 4 and low != "o'clock" and (lex.is_name(low[2:]) or lex.is_name("o" + low[2:])):
+                mark(i, 0.75)
+            # "J SMITH ORDERED": an initial without a period, a census surname, then a clinician's verb
+            if (
+                len(low) == 1
+                and low not in ("a", "i")
+                and standalone_initial(i)
+                and i + 2 < n
+                and gap(i) == " "
+                and lex.is_name(toks[i + 1].low)
+                and not self._blocked(toks[i + 1].low)
+                and toks[i + 2].low in _CLINICIAN_VERBS
+            ):
+                mark(i, 0.7)
+                mark(i + 1, 0.7)
             # after a title: up to two name words ("Dr. Ferdinand Halfpenny", "DR HOARD")
             # a nurse or practitioner named by first name: "RN (Edward)", "NP grace made aware"
             if prev in ("rn", "np", "lpn") and prev_gap in (" ", " (") and low in lex.first and not self._blocked(low):
