@@ -38,7 +38,9 @@ _NOT_GIVEN = (
     "，。、；：,.;:！？!?（）()\\s\\d男女年岁于因在今昨主入出的是为和与及等诉述来已于被将由至到从自向对把"
     "病患者家属医师生护士院科室号床先女性住门诊急查术后前体温血压心肺腹无有未见示予给行服用"
 )
-_GIVEN = f"[\\u4e00-\\u9fff](?:[^{_NOT_GIVEN}](?=[^\\u4e00-\\u9fff]|[{_NOT_GIVEN}]|$)|(?=[^\\u4e00-\\u9fff]|[{_NOT_GIVEN}]|$))"
+_GIVEN = f"(?![{_NOT_GIVEN}])[\\u4e00-\\u9fff](?:(?![{_NOT_GIVEN}]|{'|'.join(['签字', '签名', '查房', '陪同', '同意', '诉'])})[\\u4e00-\\u9fff])?"
+# words that follow a title but are not names ("主任查房", "医师建议")
+_NOT_NAME = "(?!查房|指示|建议|认为|查看|会诊|同意|告知|交代|讲解|签字|在场|陪同|要求|表示|诊断|考虑|查体|手术|随访)"
 _NAME_BEFORE = (
     r"(?:患者|病人|病员|患儿|患方|家属|家长|联系人|监护人|委托人|代理人|陪护|姓名|签名|签字|医师|医生|主治医师|主任医师|"
     r"住院医师|主任|护士|护师|护士长|药师|技师|之子|之女|儿子|女儿|妻子|丈夫|父亲|母亲|爱人|配偶|哥哥|姐姐|弟弟|妹妹|"
@@ -52,7 +54,7 @@ _ADMIN = (
     r"(?:[\u4e00-\u9fff]{1,7}?(?:区|县|旗))?(?:[\u4e00-\u9fff]{1,7}?(?:街道|镇|乡))?"
 )
 _STREET = (
-    r"[\u4e00-\u9fff0-9]{1,10}?(?:路|街|大道|道|巷|弄|胡同|里|村)"
+    r"[\u4e00-\u9fff0-9]{1,10}?(?:路|街|大道|巷|弄|胡同|村)"
     rf"(?:{_CN_NUM}+(?:号院|号|弄|巷))?(?:{_CN_NUM}+(?:号楼|栋|幢|座|单元|楼|层|室|户))*"
 )
 PROVINCES = (
@@ -91,13 +93,15 @@ CHINESE_PATTERNS = [
     Pattern("AGE", re.compile(r"(?<!\d)(9\d|1[0-4]\d)(?=\s*(?:岁|周岁))"), 0.9, 1),
     Pattern("AGE", re.compile(r"(?:年龄|年纪)[:：\s]*(9\d|1[0-4]\d)(?!\d)"), 0.9, 1),
     # names
-    Pattern("PERSON", re.compile(_NAME_BEFORE + "(" + _SURNAME + _GIVEN + ")"), 0.85, 1),
+    Pattern("PERSON", re.compile(_NAME_BEFORE + _NOT_NAME + "(" + _SURNAME + _GIVEN + ")"), 0.85, 1),
     Pattern("PERSON", re.compile("(" + _SURNAME + r"[\u4e00-\u9fff]{0,2}?)" + _NAME_AFTER), 0.8, 1),
     Pattern("PERSON", re.compile(r"(" + _SURNAME + r")某+"), 0.8, 1),
+    # hospitals named by their place ("某某市人民医院", "浙江省肿瘤医院")
+    Pattern("LOCATION", re.compile(r"[\u4e00-\u9fff]{2,8}?(?:省|市|县|区)[\u4e00-\u9fff]{0,8}?(?:医院|卫生院|保健院|社区卫生服务中心)"), 0.7),
     # addresses
     Pattern(
         "ADDRESS",
-        re.compile(r"(?:住址|地址|家住|住在|现住|居住于|居住在|户籍地?|籍贯|住)[:：\s]*(" + _ADMIN + "(?:" + _STREET + ")?)"),
+        re.compile(r"(?:住址|地址|家住|住在|现住|居住于|居住在|户籍地?|籍贯|来自)[:：\s]*(" + _ADMIN + "(?:" + _STREET + ")?)"),
         0.9,
         1,
     ),
@@ -118,5 +122,20 @@ class ResidentIdRule:
             yield Hit(m.start(), m.end(), "ID", 1.0 if is_valid_resident_id(m.group()) else 0.7)
 
 
-def chinese_rules() -> list[RegexRule | ResidentIdRule]:
-    return [RegexRule("chinese-patterns", CHINESE_PATTERNS), ResidentIdRule()]
+class NameListRule:
+    """Names listed after a first one: "家属张三、李四", "医师王芳和刘洋"."""
+
+    name = "cn-name-lists"
+    _FIRST = re.compile(_NAME_BEFORE + _NOT_NAME + _SURNAME + _GIVEN)
+    _NEXT = re.compile(r"(?:、|和|及|与)(" + _SURNAME + _GIVEN + ")")
+
+    def find(self, text: str) -> Iterable[Hit]:
+        for m in self._FIRST.finditer(text):
+            pos = m.end()
+            while (nxt := self._NEXT.match(text, pos)) is not None:
+                yield Hit(nxt.start(1), nxt.end(1), "PERSON", 0.8)
+                pos = nxt.end()
+
+
+def chinese_rules() -> list[RegexRule | ResidentIdRule | NameListRule]:
+    return [RegexRule("chinese-patterns", CHINESE_PATTERNS), ResidentIdRule(), NameListRule()]

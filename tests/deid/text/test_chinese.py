@@ -59,3 +59,26 @@ def test_given_chinese_identifier_forms_then_they_are_removed(redactor: TextReda
 def test_given_clinical_sentence_without_identifiers_then_it_is_unchanged(redactor: TextRedactor) -> None:
     text = "查体：神志清，双肺呼吸音粗，心率80次/分，腹软无压痛。予肝素抗凝，监测血糖。"
     assert redactor.redact(text) == (text, [])
+
+
+def test_given_listed_names_then_each_is_found(redactor: TextRedactor) -> None:
+    redacted, _ = redactor.redact("家属张三、李四陪同，患者女儿王小红签字。")
+    assert redacted == "家属[PERSON]、[PERSON]陪同，患者女儿[PERSON]签字。"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["王主任查房后指示继续抗感染。", "患者入住心内科病区，消化道出血，伴咳嗽、高热。", "医师建议复查胸部CT。"],
+)
+def test_given_clinical_words_after_titles_then_they_are_not_names(redactor: TextRedactor, text: str) -> None:
+    redacted, entities = redactor.redact(text)
+    for word in ("查房", "指示", "病区", "消化道", "高热", "建议"):
+        if word in text:
+            assert word in redacted
+    assert all(e.type != "ADDRESS" for e in entities)
+
+
+def test_given_hospital_named_by_city_then_it_is_redacted(redactor: TextRedactor) -> None:
+    redacted, entities = redactor.redact("患者系杭州市第一人民医院转入。")
+    assert "杭州" not in redacted
+    assert {e.type for e in entities} == {"LOCATION"}
