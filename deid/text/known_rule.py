@@ -12,10 +12,15 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
+from deid.text.lexicon import common_words
 from deid.text.rule import Hit
 from deid.text.types import KnownIdentifiers
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_STREET_WORDS = frozenset(
+    "street road avenue lane drive court place boulevard terrace circle highway parkway square trail way "
+    "north south east west apartment suite unit floor building".split()
+)
 _MONTHS = (
     "January February March April May June July August September October November December".split()
 )
@@ -48,10 +53,19 @@ def _name_patterns(known: KnownIdentifiers) -> list[str]:
                     out.append(re.escape(given))
             out.append(re.escape(family) + r"(?=(?:先生|女士|医生|医师|护士|主任|老师|同志|某|氏))")
             continue
-        parts = [p for p in [family, *givens] if p]
-        for p in parts:
+        # the family name always matches in any case (fail closed); a given name that is an everyday word
+        # ("Will", "May", "Mark") only when written as a name
+        parts = [(p, i == 0 and bool(family)) for i, p in enumerate([family, *givens]) if p]
+        everyday = common_words(1500)
+        for p, is_family in parts:
             for piece in re.split(r"[\s\-]+", p):
-                if len(piece) >= 2:
+                if len(piece) < 2:
+                    continue
+                if not is_family and piece.lower() in everyday:
+                    # "Will", "May", "Mark": as a name only when written as one (capitalised or capitals)
+                    cap = piece[0].upper() + piece[1:].lower()
+                    out.append(rf"(?-i:(?<![A-Za-z0-9])(?:{re.escape(cap)}|{re.escape(piece.upper())})(?![A-Za-z0-9]))")
+                else:
                     out.append(_word(piece))
         if family and givens:
             first = givens[0]
@@ -114,7 +128,8 @@ class KnownRule:
                 typed.append(("ADDRESS", _word(part)))
                 if not _CJK.search(part):
                     for piece in re.split(r"[\s,]+", part):
-                        if len(piece) >= 4 and not piece.isdigit():
+                        low = piece.lower().strip(".")
+                        if len(piece) >= 4 and not piece.isdigit() and low not in _STREET_WORDS and low not in common_words(1500):
                             typed.append(("ADDRESS", _word(piece)))
         typed += [("EMAIL", _word(e.strip())) for e in known.emails if e.strip()]
         for date in known.dates:

@@ -171,3 +171,10 @@ def test_given_phi_in_text_then_nothing_is_logged_with_it(redactor: TextRedactor
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for value in ("Zbigniew", "Oyelaran", "555-9876", "3/14"):
         assert value not in logged
+
+
+def test_given_known_given_name_that_is_an_everyday_word_then_only_the_name_goes(redactor: TextRedactor) -> None:
+    known = KnownIdentifiers(names=[PersonName("Kowalski", ("Will",))], addresses=["12 Elm Road"])
+    redacted, _ = redactor.redact("Will Kowalski will be seen; WILL called. Lives on 12 Elm Road; road trip planned.", known=known)
+    assert "Kowalski" not in redacted and "Will " not in redacted and "WILL" not in redacted
+    assert "will be seen" in redacted and "road trip" in redacted
