@@ -21,7 +21,7 @@ from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS, eponym_phrase_spa
 from deid.text.lexicon import NameLexicon, common_words, name_lexicon
 from deid.text.rule import Hit
 
-_TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z']*[A-Za-z])?")
+_TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_']*[^\W\d_])?")  # letters of any Latin-script language ("Szöllössy")
 
 TITLES = frozenset(
     "dr dr's drs doctor mr mrs ms miss mister mx prof professor nurse rev reverend sr sister fr father rabbi "
@@ -260,6 +260,10 @@ class NameRule:
             if nxt in RELATIONS and gap(i).strip() in ("(", "-", "- (", "(") and person_word(low):
                 if lex.is_name(low) or low not in self.common:
                     mark(i, 0.75)
+            # "my name is Rubija", "Name: Siiri Jensen", "named Alma"
+            if (prev == "is" and i >= 2 and toks[i - 2].low == "name") or prev in ("named", "name", "signed"):
+                if not self._blocked(low) and low not in self.very_common and prev_gap in (" ", ": ", ":"):
+                    mark(i, 0.8)
             # a first name before a speech verb ("Emily reports", "george called", "JOHN STATES")
             if nxt in _SPEECH and gap(i) == " " and low in lex.first and len(low) >= 3 and not self._blocked(low):
                 mark(i, 0.7)
