@@ -21,7 +21,7 @@ from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS, eponym_phrase_spa
 from deid.text.lexicon import NameLexicon, common_words, name_lexicon
 from deid.text.rule import Hit
 
-_TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_']*[^\W\d_])?")  # letters of any Latin-script language ("Szöllössy")
+_TOKEN = re.compile(r"[^\W\d_](?:(?:[^\W\d_]|')*[^\W\d_])?")  # letters of any Latin-script language ("Szöllössy")
 
 TITLES = frozenset(
     "dr dr's drs doctor mr mrs ms miss mister mx prof professor nurse rev reverend sr sister fr father rabbi "
