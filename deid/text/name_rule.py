@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS, eponym_phrase_spans
+from deid.text.casing import is_mixed_case
 from deid.text.lexicon import NameLexicon, common_words, name_lexicon
 from deid.text.rule import Hit
 
@@ -76,15 +77,6 @@ _SPEECH = frozenset(
 )
 _CLINICIAN_VERBS = frozenset("ordered aware notified paged called saw examined placed wrote consulted".split())
 _ADDRESSED = frozenset("with to reach reached and".split())
-
-
-def _mostly_mixed(text: str) -> bool:
-    """Mixed-case prose (capitals mean something) rather than ALL-CAPS or all-lower notes."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return False
-    upper = sum(1 for c in letters if c.isupper())
-    return 0.03 < upper / len(letters) < 0.6
 
 
 FACILITY_HINTS = frozenset("hospital hosp memorial medical center rehab house clinic campus".split())
@@ -173,7 +165,7 @@ class NameRule:
             return (st == 0 or text[st - 1] in " \t\n(,;") and text[st].isupper()
 
         ends_by_pos = {t.end: k for k, t in enumerate(toks)}
-        mixed = _mostly_mixed(text)
+        mixed = is_mixed_case(text)
         for m in _CREDENTIAL.finditer(text):
             k = ends_by_pos.get(m.start("pre"))
             if k is None:

@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable
 
 from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS
+from deid.text.casing import is_mixed_case
 from deid.text.lexicon import common_words, name_lexicon
-from deid.text.name_rule import _mostly_mixed
 from deid.text.rule import Hit
 
 _TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?|\d+")
@@ -270,7 +270,7 @@ class PlaceRule:
                     and w not in self.common25
                     and not self._plain(w)
                     and not _NOT_A_PLACE.search(w)
-                    and _mostly_mixed(text)
+                    and is_mixed_case(text)
                 ):
                     hits.append(Hit(s2, e2, "LOCATION", 0.55))
             if low in _CUED_HOSPITAL_WORDS and _PLACE_CUE.search(text, max(0, s - 16), s):
