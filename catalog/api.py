@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from catalog.deps import CurrentPrincipal
@@ -79,6 +80,11 @@ def create_app(services: Services) -> FastAPI:
         metrics.http_seconds.labels(path).observe(time.perf_counter() - started)
         return response
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default 422 echoes the submitted values; name fields and error types only.
+        return JSONResponse(status_code=422, content={"detail": describe_validation_error(exc)})
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         # Never echo data: the class name is logged, the client gets a generic message.
@@ -105,6 +111,7 @@ def create_app(services: Services) -> FastAPI:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     from catalog.routes import datasets, ingest, query
+    from catalog.routes.access import describe_validation_error
 
     app.include_router(datasets.router)
     app.include_router(query.router)
@@ -118,9 +125,13 @@ def _install_governance(app: FastAPI, services: Services) -> None:
     from policies.access.wiring import install
 
     from policies.sandbox.differencing import QueryHistory
+    from policies.sandbox.fingerprint_store import FingerprintStore
 
     app.state.mirror = services.mirror
-    app.state.query_history = QueryHistory()
+    fingerprints = FingerprintStore(services.store.cursor, services.store.write_lock)
+    fingerprints.ensure_schema()
+    # Differencing history survives restarts: stored fingerprints are keyed by a stable secret.
+    app.state.query_history = QueryHistory(key=services.settings.sandbox_key(), store=fingerprints)
     install(
         app,
         cursor_factory=services.store.cursor,

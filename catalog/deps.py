@@ -2,7 +2,7 @@
 
 Authorisation is one dependency, not repeated per route. The verifier lives on `app.state.verifier` (built in the
 app factory from settings: Keycloak JWKS or the embedded dev issuer); it exposes `verify(token) -> Principal` and
-raises `policies.errors.AuthError`-style exceptions carrying an HTTP status.
+raises `policies.identity.errors.AuthError` carrying an HTTP status.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ def current_principal(request: Request) -> Principal:
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
     request.state.principal = principal
+    audit = getattr(request.app.state, "audit", None)
+    if audit is not None:  # the first sight of a token session is audited before anything it does
+        audit.record_login(principal)
     return principal
 
 

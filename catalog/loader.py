@@ -9,11 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kafka import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from catalog.store import CatalogStore, LoadedRecord
-from gateway.kafka_io import AssignmentWatchdog, ensure_topics, make_consumer
+from gateway.kafka_io import PatternFollower, ensure_topics, make_consumer
 from gateway.topics import DEID_PATTERN, dataset_of
 
 log = logging.getLogger(__name__)
@@ -53,23 +52,6 @@ def validate_envelope(topic: str, value: bytes | None) -> dict | None:
     return env
 
 
-class _SeekToStored(ConsumerRebalanceListener):
-    def __init__(self, loader: "Loader") -> None:
-        self._loader = loader
-
-    def on_partitions_revoked(self, revoked):  # type: ignore[no-untyped-def]
-        pass
-
-    def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
-        stored = self._loader.store.stored_offsets()
-        for tp in assigned:
-            pos = stored.get((tp.topic, tp.partition))
-            if pos is None:
-                self._loader.consumer.seek_to_beginning(tp)
-            else:
-                self._loader.consumer.seek(tp, pos)
-
-
 class Loader:
     def __init__(
         self,
@@ -94,29 +76,35 @@ class Loader:
     def run(self, stop: threading.Event) -> LoaderStats:
         if self._topics:
             ensure_topics(self._bootstrap, self._topics)
-        self.consumer = self._subscribe()
-        watchdog = AssignmentWatchdog(grace_s=max(10.0, 2 * self._session_timeout_ms / 1000))
+        # One loader owns the catalog, so it reads every partition itself (static assignment, no rebalances)
+        # and positions each new partition at the offset stored in DuckDB with the rows.
+        self.consumer = make_consumer(self._bootstrap, group_id=self._group_id,
+                                      session_timeout_ms=self._session_timeout_ms, client_id="hds-catalog-loader",
+                                      max_poll_records=2000)
+        follower = PatternFollower(self.consumer, DEID_PATTERN, on_new=self._seek_to_stored)
         self.ready.set()
         try:
             while not stop.is_set():
+                follower.refresh()
+                if not follower.assigned:
+                    stop.wait(0.5)
+                    continue
                 batch = self.consumer.poll(timeout_ms=500, max_records=2000)
                 if batch:
                     self._handle(batch)
-                elif watchdog.stuck(self.consumer):
-                    log.warning("no partitions assigned although topics match; rejoining the group")
-                    self.consumer.close()
-                    self.consumer = self._subscribe()
                 self._update_high_water()
         finally:
             self.consumer.close()
         return self.stats
 
-    def _subscribe(self):  # type: ignore[no-untyped-def]
-        consumer = make_consumer(self._bootstrap, group_id=self._group_id,
-                                 session_timeout_ms=self._session_timeout_ms, client_id="hds-catalog-loader",
-                                 max_poll_records=2000)
-        consumer.subscribe(pattern=DEID_PATTERN, listener=_SeekToStored(self))
-        return consumer
+    def _seek_to_stored(self, partitions: set) -> None:  # type: ignore[type-arg]
+        stored = self.store.stored_offsets()
+        for tp in partitions:
+            pos = stored.get((tp.topic, tp.partition))
+            if pos is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, pos)
 
     def _handle(self, batch: dict) -> None:  # type: ignore[no-untyped-def]
         records: list[LoadedRecord] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -89,20 +90,89 @@ def ensure_topics(bootstrap: str, names: list[str], *, partitions: int = 4) -> l
         admin.close()
 
 
-class AssignmentWatchdog:
-    """Detects a group member left without partitions while its pattern matches topics.
+def is_loopback(bootstrap: str) -> bool:
+    hosts = [part.rsplit(":", 1)[0].strip("[]") for part in bootstrap.split(",") if part.strip()]
+    return bool(hosts) and all(h in {"127.0.0.1", "localhost", "::1"} or h.startswith("127.") for h in hosts)
 
-    Seen with the embedded broker: a join that races with topic creation can leave the member with an empty
-    assignment after the follow-up rebalance. The owner then recreates its consumer (a fresh join)."""
+
+def resolve_assignment(mode: str, bootstrap: str) -> str:
+    """`group` (consumer-group rebalancing: N replicas share partitions), `static` (this process reads every
+    partition of every matching topic, no rebalances), or `auto`: static on a loopback broker (one machine,
+    the embedded tansu broker, whose rebalances on new topics stall with kafka-python), group elsewhere."""
+    if mode not in {"auto", "group", "static"}:
+        raise ValueError("assignment mode must be auto, group or static")
+    if mode == "auto":
+        return "static" if is_loopback(bootstrap) else "group"
+    return mode
+
+
+class PatternFollower:
+    """Static assignment that follows a topic pattern: every few seconds, every partition of every matching
+    topic is assigned to this consumer (new topics and partitions included). Positions of partitions already
+    assigned are kept; new ones start from the group's committed offset (or the earliest) unless `on_new`
+    seeks them elsewhere. Commits still go to the consumer group, so `group` and `static` share offsets."""
+
+    def __init__(self, consumer, pattern: str, *, refresh_s: float = 2.0,  # type: ignore[no-untyped-def]
+                 on_new: "Callable[[set], None] | None" = None) -> None:
+        import re
+
+        self._consumer = consumer
+        self._pattern = re.compile(pattern)
+        self._refresh_s = refresh_s
+        self._on_new = on_new
+        self._last = 0.0
+        self.assigned: set = set()
+
+    def refresh(self) -> None:
+        import time
+
+        from kafka.structs import TopicPartition
+
+        now = time.monotonic()
+        if now - self._last < self._refresh_s:
+            return
+        self._last = now
+        try:
+            topics = self._consumer.topics()
+        except Exception:
+            return
+        wanted = set()
+        for t in topics:
+            if self._pattern.match(t):
+                for p in self._consumer.partitions_for_topic(t) or ():
+                    wanted.add(TopicPartition(t, p))
+        if wanted == self.assigned or not wanted:
+            return
+        new = wanted - self.assigned
+        self._consumer.assign(sorted(wanted))
+        self.assigned = wanted
+        if new and self._on_new is not None:
+            self._on_new(new)
+
+
+class AssignmentWatchdog:
+    """Detects a group member that stays out of a working assignment (group mode).
+
+    Seen with the embedded tansu broker and kafka-python 3.0: when a pattern subscription picks up a new topic,
+    the follow-up rebalance can stall after JoinGroup (the member never gets its new assignment and fetches
+    nothing), and a join racing with topic creation can leave an empty assignment. The owner then recreates
+    its consumer. A real Kafka cluster does not need this; it only fires after `grace_s`. On one machine use
+    static assignment instead (`resolve_assignment`)."""
 
     def __init__(self, grace_s: float) -> None:
         self.grace_s = grace_s
         self._since: float | None = None
 
+    @staticmethod
+    def _unsettled(consumer) -> bool:  # type: ignore[no-untyped-def]
+        if not consumer.subscription():
+            return False
+        return not consumer.assignment()
+
     def stuck(self, consumer) -> bool:  # type: ignore[no-untyped-def]
         import time
 
-        if consumer.assignment() or not consumer.subscription():
+        if not self._unsettled(consumer):
             self._since = None
             return False
         now = time.monotonic()

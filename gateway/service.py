@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 
 from kafka.structs import OffsetAndMetadata
 
-from gateway.kafka_io import AssignmentWatchdog, ensure_topics, headers_dict, make_consumer, make_producer
+from gateway.kafka_io import (
+    AssignmentWatchdog,
+    PatternFollower,
+    ensure_topics,
+    headers_dict,
+    make_consumer,
+    make_producer,
+    resolve_assignment,
+)
 from gateway.processor import Processor
 from gateway.topics import RAW_PATTERN
 
@@ -47,6 +55,7 @@ class GatewayService:
         pattern: str = RAW_PATTERN,
         on_batch: Callable[[GatewayStats], None] | None = None,
         topics: list[str] | None = None,
+        assignment: str = "auto",
     ) -> None:
         """`topics`: topics to create before joining (the registry's raw topics), so the first join covers them."""
         self._processor = processor
@@ -56,6 +65,7 @@ class GatewayService:
         self._pattern = pattern
         self._on_batch = on_batch
         self._topics = topics or []
+        self._assignment = resolve_assignment(assignment, bootstrap)
         self.stats = GatewayStats()
         self.ready = threading.Event()
 
@@ -65,13 +75,19 @@ class GatewayService:
         consumer = self._subscribe()
         producer = make_producer(self._bootstrap, client_id="hds-gateway")
         watchdog = AssignmentWatchdog(grace_s=max(10.0, 2 * self._session_timeout_ms / 1000))
+        follower = PatternFollower(consumer, self._pattern) if self._assignment == "static" else None
         self.ready.set()
         try:
             while not stop.is_set():
+                if follower is not None:
+                    follower.refresh()
+                    if not follower.assigned:
+                        stop.wait(0.5)
+                        continue
                 batch = consumer.poll(timeout_ms=500, max_records=500)
                 if batch:
                     self._handle(batch, consumer, producer)
-                elif watchdog.stuck(consumer):
+                elif follower is None and watchdog.stuck(consumer):
                     log.warning("no partitions assigned although topics match; rejoining the group")
                     consumer.close()
                     consumer = self._subscribe()
@@ -86,7 +102,8 @@ class GatewayService:
     def _subscribe(self):  # type: ignore[no-untyped-def]
         consumer = make_consumer(self._bootstrap, group_id=self._group_id,
                                  session_timeout_ms=self._session_timeout_ms, client_id="hds-gateway")
-        consumer.subscribe(pattern=self._pattern)
+        if self._assignment == "group":
+            consumer.subscribe(pattern=self._pattern)
         return consumer
 
     def _handle(self, batch: dict, consumer, producer) -> None:  # type: ignore[no-untyped-def]

@@ -61,6 +61,15 @@ class Settings:
     def datasets_file(self) -> Path:
         return self.policies_dir / "datasets.yaml"
 
+    def sandbox_key(self) -> bytes:
+        """Key for the query sandbox's patient digests (differencing history), derived from the current
+        pseudonymisation key for a separate purpose."""
+        import hashlib
+        import hmac
+
+        secret = self.deid_keys[self.deid_key_id].encode("utf-8")
+        return hmac.new(secret, b"hds-sandbox-digest-v1", hashlib.sha256).digest()
+
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]
 

@@ -16,9 +16,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.deps import CurrentPrincipal
+from catalog.routes.access import SafeValidationRoute
 from policies.principal import Principal
 
-router = APIRouter(tags=["query"])
+router = APIRouter(tags=["query"], route_class=SafeValidationRoute)
 
 
 class QueryBody(BaseModel):
@@ -49,27 +50,28 @@ def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
     state = request.app.state
     settings = state.settings
     grant = state.access.active_grant(body.grant_id, principal)  # AccessError -> 4xx via its handler
+    subjects = [f"grant:{grant.id}", f"request:{grant.request_id}", *(f"dataset:{d}" for d in grant.datasets)]
     mirror = getattr(state, "mirror", None)
     if mirror is not None and getattr(mirror, "enabled", False):
         for ds in grant.datasets:
             if not mirror.token_allows(principal, ds):
-                state.audit.append("query.refused", principal, [grant.id], grant_id=grant.id,
+                state.audit.append("query.refused", principal, subjects, grant_id=grant.id,
                                    sql_sha256=sql_hash(body.sql), reason="token_lacks_dataset_group")
                 raise HTTPException(status_code=403, detail="your token does not carry this grant yet; sign in again")
     cur = state.store.cursor()
     try:
-        scope = grant_scope_from_catalog(cur, {ds: grant.allowed_columns(ds) for ds in grant.datasets})
+        scope = grant_scope_from_catalog(cur, grant.granted_columns())
         outcome = run_query(cur, body.sql, scope=scope, policies=state.dataset_policies, history=state.query_history,
                             grant_id=grant.id, timeout_s=settings.query_timeout_s, max_rows=settings.query_max_rows)
     except QueryRefused as exc:
         state.metrics.queries.labels("refused").inc()
-        state.audit.append("query.refused", principal, [grant.id], grant_id=grant.id, purpose=grant.purpose,
+        state.audit.append("query.refused", principal, subjects, grant_id=grant.id, purpose=grant.purpose,
                            sql_sha256=sql_hash(body.sql), reason=exc.code)
         raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
     finally:
         cur.close()
     state.metrics.queries.labels("released").inc()
-    state.audit.append("query", principal, [grant.id], grant_id=grant.id, request_id=grant.request_id,
+    state.audit.append("query", principal, subjects, grant_id=grant.id, request_id=grant.request_id,
                        purpose=grant.purpose, sql_sha256=outcome.sql_hash, datasets=list(outcome.datasets),
                        tier=str(outcome.tier.value), row_count=outcome.row_count, suppressed_cells=outcome.suppressed)
     return outcome
@@ -101,7 +103,7 @@ def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> R
         data = export_rows(outcome, format=body.format)
     except QueryRefused as exc:
         raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
-    request.app.state.audit.append("export", principal, [body.grant_id], grant_id=body.grant_id,
+    request.app.state.audit.append("export", principal, [f"grant:{body.grant_id}"], grant_id=body.grant_id,
                                    sql_sha256=outcome.sql_hash, row_count=outcome.row_count, format=body.format)
     return Response(data, media_type="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="extract.csv"'})

@@ -1,0 +1,30 @@
+"""What the integration tests share: the malformed messages they send and the running pipeline's handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.settings import Settings
+
+BAD_MESSAGES = [
+    # (hospital, feed, value, expected reason family)
+    ("st-luke", "adt", "MSH|^~\\&|EPIC|STL|HDS|CITY|20250314||ADT^A01|M1|P|2.5\rPID|1||99".encode(), None),
+    ("st-luke", "adt", "MSH|^~\\&|EPIC|STL\rPID|1||Müller^Jürgen".encode("latin-1"), "encoding_error"),
+    ("riverside", "fhir", b'{"resourceType": "Bundle", "entry": [', "invalid_json"),
+    ("riverside", "pharmacy", b"MSH|^~\\&|X", "unknown_feed"),
+]
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    catalog: Any
+    gateway: Any
+    manifest: dict[str, Any]
+    published: int
+    bad: int
+    token: str
+    dlq_reasons: dict[str, int]
+
+
