@@ -124,7 +124,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     service = GatewayService(processor, bootstrap=bootstrap, group_id=settings.gateway_group,
                              session_timeout_ms=settings.kafka_session_timeout_ms,
-                             topics=processor.registry.raw_topics() + processor.registry.deid_topics())
+                             topics=processor.registry.raw_topics() + processor.registry.deid_topics(),
+                             assignment=settings.gateway_assignment)
     print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)
     stats = service.run(stop)
     print(json.dumps(stats.as_dict()))

@@ -29,6 +29,7 @@ class Settings:
     deid_keys: dict[str, str] = field(default_factory=lambda: {"dev": DEV_DEID_KEY})
     deid_key_id: str = "dev"
     gateway_group: str = "hds-gateway"
+    gateway_assignment: str = "auto"  # auto | group | static (see gateway.kafka_io.resolve_assignment)
     loader_group: str = "hds-catalog-loader"
     kafka_session_timeout_ms: int = 6000
     oidc_issuer: str | None = None
@@ -103,6 +104,7 @@ class Settings:
             deid_key_id=key_id,
             gateway_group=e.get("HDS_GATEWAY_GROUP", "hds-gateway"),
             loader_group=e.get("HDS_LOADER_GROUP", "hds-catalog-loader"),
+            gateway_assignment=_choice(e, "HDS_GATEWAY_ASSIGNMENT", ("auto", "group", "static"), "auto"),
             kafka_session_timeout_ms=_int(e, "HDS_KAFKA_SESSION_TIMEOUT_MS", 6000),
             oidc_issuer=e.get("HDS_OIDC_ISSUER") or None,
             oidc_audience=e.get("HDS_OIDC_AUDIENCE", "hds-api"),
@@ -114,6 +116,13 @@ class Settings:
             query_memory_limit=e.get("HDS_QUERY_MEMORY_LIMIT", "1GB"),
             query_max_rows=_int(e, "HDS_QUERY_MAX_ROWS", 10_000),
         )
+
+
+def _choice(e: dict[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (e.get(name) or default).strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of: " + ", ".join(choices))
+    return value
 
 
 def _int(e: dict[str, str], name: str, default: int) -> int:

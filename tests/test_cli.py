@@ -1,0 +1,97 @@
+"""The `hds` command-line contracts, run as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+HDS = [sys.executable, "-m", "gateway.cli"]
+
+
+def hds(*args: str, env: dict[str, str] | None = None, timeout: float = 120, stdin: str | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    e = {**os.environ, **(env or {})}
+    return subprocess.run([*HDS, *args], capture_output=True, text=True, timeout=timeout, env=e, input=stdin)
+
+
+def test_given_help_then_every_contract_subcommand_is_listed() -> None:
+    out = hds("--help")
+    assert out.returncode == 0
+    for name in ("broker", "gateway", "catalog", "publish", "demo", "deid", "token", "bench", "synth", "audit", "keycloak"):
+        assert f"    {name}" in out.stdout, name
+
+
+@pytest.mark.integration
+def test_given_hds_broker_then_it_prints_its_address_and_stops_on_sigint() -> None:
+    proc = subprocess.Popen([*HDS, "broker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        host, _, port = line.rpartition(":")
+        assert host == "127.0.0.1" and port.isdigit()
+        c = KafkaConsumer(bootstrap_servers=line, request_timeout_ms=10_000)
+        assert isinstance(c.topics(), set)
+        c.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.integration
+def test_given_a_bad_file_among_good_ones_then_publish_names_it_and_publishes_nothing(broker: str, tmp_path: Path) -> None:
+    good = tmp_path / "good.hl7"
+    good.write_bytes(b"MSH|^~\\&|A|B|C|D|20250101||ADT^A01|1|P|2.5\rPID|1||1^^^X^MR||DOE^JANE\r")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"resourceType": "Patient", "id": ')
+    feed = "f" + uuid.uuid4().hex[:8]
+    out = hds("publish", "--hospital", "st-luke", "--feed", feed, "--bootstrap", broker, str(good), str(bad))
+    assert out.returncode == 1
+    assert "bad.json" in out.stderr and "nothing was published" in out.stderr
+    assert "resourceType" not in out.stderr  # the error names the file and position, never content
+    c = KafkaConsumer(bootstrap_servers=broker)
+    assert f"hds.raw.st-luke.{feed}" not in c.topics()
+    c.close()
+
+    out = hds("publish", "--hospital", "st-luke", "--feed", feed, "--bootstrap", broker, str(good))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"topic": f"hds.raw.st-luke.{feed}", "files": 1, "messages": 1}
+
+
+def test_given_no_kafka_then_the_gateway_explains_how_to_get_one() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HDS_KAFKA_BOOTSTRAP"}
+    out = subprocess.run([*HDS, "gateway"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode != 0 and "HDS_KAFKA_BOOTSTRAP" in out.stderr
+
+
+def test_given_production_without_keys_then_commands_refuse_to_start() -> None:
+    out = hds("synth", "--out", "/nonexistent-not-used", env={"HDS_ENV": "production", "HDS_DEID_KEY": ""})
+    # synth needs no key; the gateway does, and says which variable is missing without echoing any secret
+    out = hds("gateway", "--bootstrap", "127.0.0.1:1", env={"HDS_ENV": "production", "HDS_DEID_KEY": ""})
+    assert out.returncode == 2 and "HDS_DEID_KEY" in out.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_given_demo_smoke_then_it_exits_0_and_prints_a_json_summary_last(tmp_path: Path) -> None:
+    started = time.monotonic()
+    out = hds("demo", "--smoke", "--data-dir", str(tmp_path / "data"), timeout=400,
+              env={"HDS_KAFKA_BOOTSTRAP": "", "HDS_ENV": "development"})
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert out.returncode == 0, summary
+    assert summary["ok"] is True
+    assert set(summary["datasets"]) == {"admissions", "lab_reports", "clinical_records", "lab_results"}
+    assert all(n > 0 for n in summary["rows"].values())
+    assert summary["messages_published"] == summary["rows_loaded"] + summary["dead_lettered"]
+    assert summary["feeds_reached"] == summary["feeds_expected"] == 12
+    assert sum(summary["identifier_leaks"].values()) == 0
+    assert 0 < summary["seconds"] < time.monotonic() - started + 1
