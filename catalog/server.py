@@ -54,6 +54,17 @@ class CatalogRuntime:
         self.store.close()
 
 
+def _sweep_grants(app: Any, stop: threading.Event, every_s: float = 60.0) -> None:
+    """Expired grants are refused at use anyway; the sweep also marks them and removes them from Keycloak."""
+    while not stop.wait(every_s):
+        try:
+            expired = app.state.access.sweep_expired()
+            if expired:
+                log.info("grant expiry sweep: %d grants expired", len(expired))
+        except Exception as exc:  # the next sweep retries; enforcement does not depend on it
+            log.warning("grant expiry sweep failed (%s)", type(exc).__name__)
+
+
 def start_catalog(settings: Settings, *, verifier: Any | None = None, mirror: Any | None = None) -> CatalogRuntime:
     from policies.identity.factory import verifier_from_settings
 
@@ -84,6 +95,8 @@ def start_catalog(settings: Settings, *, verifier: Any | None = None, mirror: An
     rt = CatalogRuntime(settings, store, app, loader, server, producer=producer)
     if loader is not None:
         rt.threads.append(threading.Thread(target=loader.run, args=(rt.stop_event,), name="catalog-loader", daemon=True))
+    rt.threads.append(threading.Thread(target=_sweep_grants, args=(app, rt.stop_event), name="grant-expiry",
+                                       daemon=True))
     rt.threads.append(threading.Thread(target=server.run, name="catalog-api", daemon=True))
     for t in rt.threads:
         t.start()

@@ -76,6 +76,16 @@ class _Hl7:
         return comps[comp - 1] or None
 
 
+_HL7_ESCAPES = {"\\.br\\": "\n", "\\F\\": "|", "\\S\\": "^", "\\T\\": "&", "\\R\\": "~", "\\E\\": "\\"}
+
+
+def _unescape(text: str) -> str:
+    """HL7 escape sequences in text fields -> plain text (line breaks and the delimiter characters)."""
+    if "\\" not in text:
+        return text
+    return re.sub(r"\\(?:\.br|F|S|T|R|E)\\", lambda m: _HL7_ESCAPES[m.group(0)], text)
+
+
 def _hl7_common(m: _Hl7) -> Columns:
     birth = m.get("PID", 7)
     return {
@@ -118,10 +128,10 @@ def project_hl7_oru(payload: str) -> tuple[Columns, Types]:
         if code:
             codes.append(code)
         if vtype in {"TX", "FT", "ST"} and len(parts) > 5:
-            notes.append(" ".join(parts[5].split(m.rs)))
+            notes.append(_unescape(" ".join(parts[5].split(m.rs))))
     for parts in m.all("NTE"):
         if len(parts) > 3:
-            notes.append(" ".join(parts[3].split(m.rs)))
+            notes.append(_unescape(" ".join(parts[3].split(m.rs))))
     cols.update({
         "order_code": m.get("OBR", 4, 1),
         "order_name": m.get("OBR", 4, 2),
