@@ -13,6 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from deid.hl7 import Message
+from deid.hl7 import parse as parse_hl7
+
 Columns = dict[str, Any]
 Types = dict[str, str]
 
@@ -41,75 +44,35 @@ def _year(value: str | None) -> int | None:
 
 # --- HL7 v2 ---------------------------------------------------------------------------------------------------
 
-class _Hl7:
-    """Just enough HL7 v2 reading for projection: first occurrence of a segment, field, component."""
-
-    def __init__(self, text: str) -> None:
-        segs = [s for s in re.split(r"\r\n|\r|\n", text.lstrip("\ufeff")) if s.strip()]
-        if not segs or not segs[0].startswith("MSH") or len(segs[0]) < 8:
-            raise ValueError("not an HL7 v2 message")
-        self.fs = segs[0][3]
-        enc = segs[0][4:8]
-        self.cs, self.rs = enc[0], enc[1]
-        self.segments: list[tuple[str, list[str]]] = []
-        for s in segs:
-            parts = s.split(self.fs)
-            if parts[0] == "MSH":  # MSH-1 is the separator itself: shift so MSH-n is parts[n]
-                parts = ["MSH", self.fs] + parts[1:]
-            self.segments.append((parts[0], parts))
-
-    def all(self, seg: str) -> list[list[str]]:
-        return [p for name, p in self.segments if name == seg]
-
-    def get(self, seg: str, field: int, comp: int = 1, parts: list[str] | None = None) -> str | None:
-        if parts is None:
-            found = self.all(seg)
-            if not found:
-                return None
-            parts = found[0]
-        if field >= len(parts):
-            return None
-        value = parts[field].split(self.rs)[0]
-        comps = value.split(self.cs)
-        if comp - 1 >= len(comps):
-            return None
-        return comps[comp - 1] or None
+def _v(m: Message, address: str) -> str | None:
+    """First repetition of a field/component, or None when empty."""
+    return m.value(address) or None
 
 
-_HL7_ESCAPES = {"\\.br\\": "\n", "\\F\\": "|", "\\S\\": "^", "\\T\\": "&", "\\R\\": "~", "\\E\\": "\\"}
-
-
-def _unescape(text: str) -> str:
-    """HL7 escape sequences in text fields -> plain text (line breaks and the delimiter characters)."""
-    if "\\" not in text:
-        return text
-    return re.sub(r"\\(?:\.br|F|S|T|R|E)\\", lambda m: _HL7_ESCAPES[m.group(0)], text)
-
-
-def _hl7_common(m: _Hl7) -> Columns:
-    birth = m.get("PID", 7)
+def _hl7_common(m: Message) -> Columns:
+    birth = _v(m, "PID-7")
     return {
-        "message_type": "^".join(x for x in (m.get("MSH", 9, 1), m.get("MSH", 9, 2)) if x) or None,
-        "event_type": m.get("MSH", 9, 2) or m.get("EVN", 1),
-        "sex": m.get("PID", 8),
+        "message_type": "^".join(x for x in (_v(m, "MSH-9.1"), _v(m, "MSH-9.2")) if x) or None,
+        "event_type": _v(m, "MSH-9.2") or _v(m, "EVN-1"),
+        "sex": _v(m, "PID-8"),
         "birth_year": _year(birth),
         "age_group": "90+" if birth and "90+" in birth else None,
-        "zip3": (m.get("PID", 11, 5) or "")[:3] or None,
+        "zip3": (_v(m, "PID-11.5") or "")[:3] or None,
     }
 
 
 def project_hl7_adt(payload: str) -> tuple[Columns, Types]:
-    m = _Hl7(payload)
+    m = parse_hl7(payload)
     cols = _hl7_common(m)
     cols.update({
-        "patient_class": m.get("PV1", 2),
-        "ward": m.get("PV1", 3, 1),
-        "admission_type": m.get("PV1", 4),
-        "hospital_service": m.get("PV1", 10),
-        "admit_date": _iso_date(m.get("PV1", 44)) or _iso_date(m.get("EVN", 2)),
-        "discharge_date": _iso_date(m.get("PV1", 45)),
-        "diagnosis_code": m.get("DG1", 3, 1),
-        "diagnosis_system": m.get("DG1", 3, 3),
+        "patient_class": _v(m, "PV1-2"),
+        "ward": _v(m, "PV1-3.1"),
+        "admission_type": _v(m, "PV1-4"),
+        "hospital_service": _v(m, "PV1-10"),
+        "admit_date": _iso_date(_v(m, "PV1-44")) or _iso_date(_v(m, "EVN-2")),
+        "discharge_date": _iso_date(_v(m, "PV1-45")),
+        "diagnosis_code": _v(m, "DG1-3.1"),
+        "diagnosis_system": _v(m, "DG1-3.3"),
     })
     types = {k: "VARCHAR" for k in cols}
     types.update({"birth_year": "BIGINT", "admit_date": "DATE", "discharge_date": "DATE"})
@@ -117,25 +80,25 @@ def project_hl7_adt(payload: str) -> tuple[Columns, Types]:
 
 
 def project_hl7_oru(payload: str) -> tuple[Columns, Types]:
-    m = _Hl7(payload)
+    m = parse_hl7(payload)
     cols = _hl7_common(m)
-    obx = m.all("OBX")
+    seps = m.separators
+    obx = [seg for seg in m.segments if seg.name == "OBX"]
     notes: list[str] = []
     codes: list[str] = []
-    for parts in obx:
-        vtype = m.get("OBX", 2, parts=parts) or ""
-        code = m.get("OBX", 3, 1, parts=parts)
+    for seg in obx:
+        code = seg.field(3).split(seps.repetition)[0].split(seps.component)[0]
         if code:
             codes.append(code)
-        if vtype in {"TX", "FT", "ST"} and len(parts) > 5:
-            notes.append(_unescape(" ".join(parts[5].split(m.rs))))
-    for parts in m.all("NTE"):
-        if len(parts) > 3:
-            notes.append(_unescape(" ".join(parts[3].split(m.rs))))
+        if seg.field(2) in {"TX", "FT", "ST"} and seg.field(5):
+            notes.append(m.unescape(" ".join(seg.field(5).split(seps.repetition))))
+    for seg in m.segments:
+        if seg.name == "NTE" and seg.field(3):
+            notes.append(m.unescape(" ".join(seg.field(3).split(seps.repetition))))
     cols.update({
-        "order_code": m.get("OBR", 4, 1),
-        "order_name": m.get("OBR", 4, 2),
-        "observed_date": _iso_date(m.get("OBR", 7)) or _iso_date(m.get("OBX", 14)),
+        "order_code": _v(m, "OBR-4.1"),
+        "order_name": _v(m, "OBR-4.2"),
+        "observed_date": _iso_date(_v(m, "OBR-7")) or _iso_date(_v(m, "OBX-14")),
         "result_count": len(obx),
         "result_codes": ",".join(dict.fromkeys(codes)) or None,
         "note": "\n".join(n for n in notes if n) or None,
