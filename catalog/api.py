@@ -110,12 +110,13 @@ def create_app(services: Services) -> FastAPI:
             metrics.loader_lag.set(stats.lag())
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from catalog.routes import datasets, ingest, query
+    from catalog.routes import datasets, ingest, portal, query
     from catalog.routes.access import describe_validation_error
 
     app.include_router(datasets.router)
     app.include_router(query.router)
     app.include_router(ingest.router)
+    app.include_router(portal.router)
     _install_governance(app, services)
     return app
 

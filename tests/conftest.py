@@ -1,12 +1,21 @@
-"""Shared fixtures: the real embedded Kafka-protocol broker, the third-party sample data, settings."""
+"""Shared fixtures: the real embedded Kafka-protocol broker, the third-party sample data, settings, and one real
+pipeline per session (tansu over TCP, gateway, loader, DuckDB, API over HTTP)."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer, KafkaProducer
+from pipeline_kit import BAD_MESSAGES, Pipeline
+
+from gateway.broker import free_port
+from gateway.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("HDS_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -29,8 +38,87 @@ def broker() -> Iterator[str]:
 
 
 @pytest.fixture()
-def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from gateway.settings import Settings
-
+def settings(tmp_path: Path) -> Settings:
     return Settings.from_env({"HDS_ENV": "test", "HDS_DATA_DIR": str(tmp_path / "data"),
                               "HDS_DEID_KEY": "test-key-0123456789-0123456789-abcdef"})
+
+
+def _wait(cond, timeout: float = 180.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.3)
+    return cond()
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """Its own broker, so topics other tests leave behind cannot mix into its catalog."""
+    from gateway.broker import EmbeddedBroker
+
+    with EmbeddedBroker() as b:
+        yield from _pipeline(b.bootstrap, tmp_path_factory)
+
+
+def _pipeline(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    from catalog.server import start_catalog
+    from gateway.kafka_io import make_producer
+    from gateway.publish import publish_files
+    from gateway.runtime import build_processor
+    from gateway.service import GatewayService
+    from gateway.synth import generate
+    from policies.identity.dev_issuer import DevIssuer
+
+    base = tmp_path_factory.mktemp("pipeline")
+    settings = Settings.from_env({
+        "HDS_ENV": "test", "HDS_DATA_DIR": str(base), "HDS_DEID_KEY": "test-key-0123456789-0123456789-abcdef",
+        "HDS_KAFKA_BOOTSTRAP": broker, "HDS_API_PORT": str(free_port()),
+        "HDS_GATEWAY_GROUP": f"gw-{base.name}", "HDS_LOADER_GROUP": f"ld-{base.name}",
+    })
+    stop = threading.Event()
+    processor = build_processor(settings)
+    gateway = GatewayService(processor, bootstrap=broker, group_id=settings.gateway_group,
+                             topics=processor.registry.raw_topics() + processor.registry.deid_topics())
+    gthread = threading.Thread(target=gateway.run, args=(stop,), daemon=True)
+    gthread.start()
+    catalog = start_catalog(settings)
+
+    generate(base / "feeds", seed=3, patients=24)
+    manifest = json.loads((base / "feeds" / "manifest.json").read_text())
+    producer = make_producer(broker)
+    published = 0
+    for hospital, h in manifest["hospitals"].items():
+        for feed, f in h["feeds"].items():
+            p = Path(f["file"])
+            published += publish_files(producer, [p if p.is_absolute() else base / "feeds" / p],
+                                       hospital=hospital, feed=feed).messages
+    raw = KafkaProducer(bootstrap_servers=broker, acks="all")
+    for hospital, feed, value, _ in BAD_MESSAGES:
+        raw.send(f"hds.raw.{hospital}.{feed}", value=value, headers=[("hospital", hospital.encode())])
+    raw.flush()
+    raw.close()
+    producer.close()
+
+    dlq = KafkaConsumer(bootstrap_servers=broker, group_id=None, auto_offset_reset="earliest",
+                        metadata_max_age_ms=1000)
+    dlq.subscribe(pattern=r"^hds\.dlq\..+")
+    reasons: dict[str, int] = {}
+
+    def done() -> bool:
+        for _tp, msgs in dlq.poll(timeout_ms=200).items():
+            for m in msgs:
+                r = dict((k, v.decode()) for k, v in m.headers).get("dlq-reason", "?")
+                reasons[r] = reasons.get(r, 0) + 1
+        loaded = catalog.loader.stats.loaded if catalog.loader else 0
+        return loaded + sum(reasons.values()) >= published + len(BAD_MESSAGES)
+
+    assert _wait(done), f"pipeline did not finish: loaded={catalog.loader.stats.loaded}, dlq={reasons}"
+    dlq.close()
+    token = DevIssuer.from_settings(settings).issue("alice", ["researcher"])
+    yield Pipeline(settings, catalog, gateway, manifest, published, len(BAD_MESSAGES), token, reasons)
+    stop.set()
+    gthread.join(20)
+    catalog.stop()
+
+
