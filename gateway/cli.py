@@ -207,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--patients", type=int, default=60)
     d.add_argument("--timeout", type=float, default=240.0, help="smoke: seconds to wait for the pipeline")
-    d.add_argument("--data-dir", help="where the demo keeps its files (default: a fresh temporary directory)")
+    d.add_argument("--data-dir", help="data directory (default: $HDS_DATA_DIR or .hds; --smoke: a fresh temporary one)")
+    d.add_argument("--bootstrap", help="use this Kafka instead of the embedded broker (default: $HDS_KAFKA_BOOTSTRAP)")
     d.set_defaults(func=cmd_demo)
 
     be = sub.add_parser("bench", help="benchmarks (JSON as the last line)")
