@@ -176,8 +176,8 @@ class CatalogStore:
             groups[names].append(env)
         for names, group in groups.items():
             all_names = ["record_id", "hospital", "feed", "patient_pseudonym", "loaded_at", "payload", *names]
-            sql = (f"INSERT OR IGNORE INTO {table} ({', '.join(q(n) for n in all_names)}) "
-                   f"VALUES ({', '.join('?' for _ in all_names)})")
+            head = f"INSERT OR IGNORE INTO {table} ({', '.join(q(n) for n in all_names)}) VALUES "
+            one = "(" + ", ".join("?" for _ in all_names) + ")"
             rows = []
             for env in group:
                 payload = env.get("payload")
@@ -186,7 +186,11 @@ class CatalogStore:
                     payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False),
                     *(_convert(env["columns"].get(n), cols[n]) for n in names),
                 ])
-            cur.executemany(sql, rows)
+            # Multi-row statements: DuckDB's executemany runs one statement per row, ~20x slower.
+            step = max(1, 4000 // len(all_names))
+            for i in range(0, len(rows), step):
+                chunk = rows[i:i + step]
+                cur.execute(head + ", ".join(one for _ in chunk), [v for row in chunk for v in row])
         after = cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
         self._touch_dataset(cur, dataset, envs, now)
         return int(after - before)

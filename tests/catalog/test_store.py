@@ -99,3 +99,14 @@ def test_given_a_second_process_then_the_file_is_reported_locked(tmp_path: Path)
 def test_given_a_bad_memory_limit_then_the_store_refuses(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         CatalogStore(tmp_path / "c.duckdb", memory_limit="1GB'; SET x=1; --")
+
+
+def test_given_duplicates_inside_one_batch_then_one_row_is_kept(tmp_path: Path) -> None:
+    store = CatalogStore(tmp_path / "c.duckdb")
+    assert store.apply_batch([rec(env("a"), 0), rec(env("a"), 1), rec(env("b"), 2)]) == 2
+    assert store.stored_offsets() == {("hds.deid.admissions", 0): 3}
+
+
+def test_given_a_large_batch_then_every_row_is_inserted(tmp_path: Path) -> None:
+    store = CatalogStore(tmp_path / "c.duckdb")
+    assert store.apply_batch([rec(env(f"r{i}"), i) for i in range(1234)]) == 1234
