@@ -238,7 +238,7 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
             return 0 if summary["ok"] else 1
         summary["ok"] = True
         _say("")
-        _say(f"The data space is running. API: {catalog.url}  (OpenAPI {catalog.url}/docs)")
+        _say(f"The data space is running. Portal: {catalog.url}/   API: {catalog.url}/api  (OpenAPI {catalog.url}/docs)")
         _say("Get a token:   TOKEN=$(.venv/bin/hds token --user alice --role researcher)"
              + ("" if settings.data_dir == Path(".hds") else f"   (with HDS_DATA_DIR={settings.data_dir})"))
         _say(f"List datasets: curl -H \"Authorization: Bearer $TOKEN\" {catalog.url}/api/datasets")
