@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -29,7 +29,7 @@ class QueryBody(BaseModel):
 
 
 class ExportBody(QueryBody):
-    format: str = "csv"
+    format: Literal["csv", "parquet"] = "csv"
 
 
 def _jsonable(value: Any) -> Any:
@@ -94,7 +94,7 @@ def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> dic
 
 @router.post("/api/exports")
 def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> Response:
-    """Extract tier only: the approved rows as a CSV download."""
+    """Extract tier only: the approved rows as a CSV or Parquet download."""
     from policies.sandbox.errors import QueryRefused
     from policies.sandbox.executor import export_rows
 
@@ -105,5 +105,6 @@ def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> R
         raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
     request.app.state.audit.append("export", principal, [f"grant:{body.grant_id}"], grant_id=body.grant_id,
                                    sql_sha256=outcome.sql_hash, row_count=outcome.row_count, format=body.format)
-    return Response(data, media_type="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="extract.csv"'})
+    media = "text/csv" if body.format == "csv" else "application/vnd.apache.parquet"
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="extract.{body.format}"'})

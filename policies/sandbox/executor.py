@@ -216,10 +216,11 @@ def export_rows(outcome: QueryOutcome, *, format: str = "csv") -> bytes:
     """Serialise an extract-tier outcome for download (in Python: DuckDB has no file access here)."""
     if outcome.tier is not Tier.EXTRACT:
         raise QueryRefused("download is only available for extract-tier datasets", code="not_extract")
-    writers: dict[str, Callable[[QueryOutcome], bytes]] = {"csv": _to_csv}
+    writers: dict[str, Callable[[QueryOutcome], bytes]] = {"csv": _to_csv, "parquet": _to_parquet}
     writer = writers.get(format)
     if writer is None:
-        raise QueryRefused("unsupported export format (available: csv)", code="export_format", status_code=400)
+        raise QueryRefused("unsupported export format (available: csv, parquet)", code="export_format",
+                           status_code=400)
     return writer(outcome)
 
 
@@ -230,3 +231,29 @@ def _to_csv(outcome: QueryOutcome) -> bytes:
     for row in outcome.rows:
         out.writerow([_csv_value(v) for v in row])
     return buffer.getvalue().encode("utf-8")
+
+
+def _to_parquet(outcome: QueryOutcome) -> bytes:
+    """Parquet through a private in-memory DuckDB that holds only the released rows (the catalog's own
+    connection has no file access; this one never sees anything but this outcome)."""
+    import os
+    import tempfile
+
+    names = ", ".join('"' + c.replace('"', '""') + '"' for c in outcome.columns)
+    con = duckdb.connect(":memory:")
+    fd, path = tempfile.mkstemp(prefix="hds-extract-", suffix=".parquet")
+    os.close(fd)
+    try:
+        if outcome.rows:
+            one = "(" + ", ".join("?" for _ in outcome.columns) + ")"
+            values = ", ".join(one for _ in outcome.rows)
+            con.execute(f"CREATE TABLE extract AS SELECT * FROM (VALUES {values}) AS t({names})",
+                        [v for row in outcome.rows for v in row])
+        else:
+            con.execute("CREATE TABLE extract (" + ", ".join(f"{n} VARCHAR" for n in names.split(", ")) + ")")
+        con.execute("COPY extract TO '" + path.replace("'", "''") + "' (FORMAT parquet)")
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        con.close()
+        os.unlink(path)

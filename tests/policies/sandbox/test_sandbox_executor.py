@@ -6,6 +6,8 @@ import csv
 import hashlib
 import io
 import logging
+import tempfile
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -308,6 +310,18 @@ def test_given_extract_tier_then_export_rows_writes_csv(cursor, scope, history) 
     assert parsed[0] == ["test_code", "value", "collected_at"]
     assert len(parsed) == 301
     assert parsed[1][0] == "HB" and parsed[1][2].startswith("2025-03-01T")
+
+
+def test_given_extract_tier_then_export_rows_writes_parquet_that_reads_back(cursor, scope, history) -> None:
+    policies = _policies({"lab_results": {"tier": "extract"}})
+    outcome = run(cursor, "SELECT test_code, value FROM lab_results ORDER BY record_id", scope, policies, history)
+    data = export_rows(outcome, format="parquet")
+    assert data[:4] == b"PAR1" and data[-4:] == b"PAR1"
+    reader = duckdb.connect(":memory:")
+    path = Path(tempfile.mkdtemp()) / "x.parquet"
+    path.write_bytes(data)
+    rows = reader.execute(f"SELECT test_code, value FROM read_parquet('{path}')").fetchall()
+    assert len(rows) == 300 and rows[0] == tuple(outcome.rows[0])
 
 
 def test_given_non_extract_outcome_then_export_is_refused(cursor, scope, policies, history) -> None:
