@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
@@ -62,6 +63,7 @@ class Loader:
         session_timeout_ms: int = 6000,
         on_batch: Callable[[LoaderStats], None] | None = None,
         topics: list[str] | None = None,
+        security: dict[str, Any] | None = None,
     ) -> None:
         self.store = store
         self._bootstrap = bootstrap
@@ -69,16 +71,17 @@ class Loader:
         self._session_timeout_ms = session_timeout_ms
         self._on_batch = on_batch
         self._topics = topics or []
+        self._security = security
         self.stats = LoaderStats()
         self.ready = threading.Event()
         self.consumer = None  # type: ignore[assignment]
 
     def run(self, stop: threading.Event) -> LoaderStats:
         if self._topics:
-            ensure_topics(self._bootstrap, self._topics)
+            ensure_topics(self._bootstrap, self._topics, security=self._security)
         # One loader owns the catalog, so it reads every partition itself (static assignment, no rebalances)
         # and positions each new partition at the offset stored in DuckDB with the rows.
-        self.consumer = make_consumer(self._bootstrap, group_id=self._group_id,
+        self.consumer = make_consumer(self._bootstrap, group_id=self._group_id, security=self._security,
                                       session_timeout_ms=self._session_timeout_ms, client_id="hds-catalog-loader",
                                       max_poll_records=2000)
         follower = PatternFollower(self.consumer, DEID_PATTERN, on_new=self._seek_to_stored)

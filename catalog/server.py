@@ -80,8 +80,10 @@ def start_catalog(settings: Settings, *, verifier: Any | None = None, mirror: An
         from gateway.kafka_io import make_producer
 
         loader = Loader(store, bootstrap=settings.kafka_bootstrap, group_id=settings.loader_group,
-                        session_timeout_ms=settings.kafka_session_timeout_ms, topics=registry.deid_topics())
-        producer = make_producer(settings.kafka_bootstrap, client_id="hds-catalog-ingest")
+                        session_timeout_ms=settings.kafka_session_timeout_ms, topics=registry.deid_topics(),
+                        security=settings.kafka_security())
+        producer = make_producer(settings.kafka_bootstrap, client_id="hds-catalog-ingest",
+                                 security=settings.kafka_security())
     services = Services(
         settings=settings, store=store, registry=registry,
         verifier=verifier if verifier is not None else verifier_from_settings(settings),

@@ -96,7 +96,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         if not Path(f).is_file():
             print(f"hds publish: {f}: no such file", file=sys.stderr)
             return 2
-    producer = make_producer(bootstrap, client_id=f"hds-publish-{args.hospital}")
+    producer = make_producer(bootstrap, client_id=f"hds-publish-{args.hospital}", security=settings.kafka_security())
     try:
         report = publish_files(producer, [Path(f) for f in args.files], hospital=args.hospital, feed=args.feed,
                                format=args.format,
@@ -125,7 +125,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     service = GatewayService(processor, bootstrap=bootstrap, group_id=settings.gateway_group,
                              session_timeout_ms=settings.kafka_session_timeout_ms,
                              topics=processor.registry.raw_topics() + processor.registry.deid_topics(),
-                             assignment=settings.gateway_assignment)
+                             assignment=settings.gateway_assignment, security=settings.kafka_security())
     print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)
     stats = service.run(stop)
     print(json.dumps(stats.as_dict()))

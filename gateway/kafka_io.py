@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -11,8 +12,10 @@ from kafka import KafkaConsumer, KafkaProducer
 logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
-def make_producer(bootstrap: str, *, client_id: str = "hds") -> KafkaProducer:
+def make_producer(bootstrap: str, *, client_id: str = "hds", security: dict[str, Any] | None = None) -> KafkaProducer:
+    """`security`: kafka-python TLS/SASL options (Settings.kafka_security()); none for a plaintext broker."""
     return KafkaProducer(
+        **(security or {}),
         bootstrap_servers=bootstrap,
         client_id=client_id,
         acks="all",
@@ -31,8 +34,10 @@ def make_consumer(
     session_timeout_ms: int = 6000,
     client_id: str = "hds",
     max_poll_records: int = 500,
+    security: dict[str, Any] | None = None,
 ) -> KafkaConsumer:
     return KafkaConsumer(
+        **(security or {}),
         bootstrap_servers=bootstrap,
         group_id=group_id,
         client_id=client_id,
@@ -60,7 +65,8 @@ def encode_headers(values: dict[str, str]) -> list[tuple[str, bytes]]:
     return [(k, v.encode("utf-8")) for k, v in values.items()]
 
 
-def ensure_topics(bootstrap: str, names: list[str], *, partitions: int = 4) -> list[str]:
+def ensure_topics(bootstrap: str, names: list[str], *, partitions: int = 4,
+                  security: dict[str, Any] | None = None) -> list[str]:
     """Create the topics that do not exist yet (idempotent). Returns the names created.
 
     Consumers subscribe by pattern; creating the known topics before they join means the first group join
@@ -72,7 +78,7 @@ def ensure_topics(bootstrap: str, names: list[str], *, partitions: int = 4) -> l
 
     log = logging.getLogger(__name__)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hds-admin")
+        admin = KafkaAdminClient(**(security or {}), bootstrap_servers=bootstrap, client_id="hds-admin")
     except Exception as exc:
         log.warning("cannot reach Kafka to create topics (%s); relying on existing topics", type(exc).__name__)
         return []

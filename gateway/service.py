@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka.structs import OffsetAndMetadata
 
@@ -56,6 +57,7 @@ class GatewayService:
         on_batch: Callable[[GatewayStats], None] | None = None,
         topics: list[str] | None = None,
         assignment: str = "auto",
+        security: dict[str, Any] | None = None,
     ) -> None:
         """`topics`: topics to create before joining (the registry's raw topics), so the first join covers them."""
         self._processor = processor
@@ -66,14 +68,15 @@ class GatewayService:
         self._on_batch = on_batch
         self._topics = topics or []
         self._assignment = resolve_assignment(assignment, bootstrap)
+        self._security = security
         self.stats = GatewayStats()
         self.ready = threading.Event()
 
     def run(self, stop: threading.Event) -> GatewayStats:
         if self._topics:
-            ensure_topics(self._bootstrap, self._topics)
+            ensure_topics(self._bootstrap, self._topics, security=self._security)
         consumer = self._subscribe()
-        producer = make_producer(self._bootstrap, client_id="hds-gateway")
+        producer = make_producer(self._bootstrap, client_id="hds-gateway", security=self._security)
         watchdog = AssignmentWatchdog(grace_s=max(10.0, 2 * self._session_timeout_ms / 1000))
         follower = PatternFollower(consumer, self._pattern) if self._assignment == "static" else None
         self.ready.set()
@@ -100,7 +103,7 @@ class GatewayService:
         return self.stats
 
     def _subscribe(self):  # type: ignore[no-untyped-def]
-        consumer = make_consumer(self._bootstrap, group_id=self._group_id,
+        consumer = make_consumer(self._bootstrap, group_id=self._group_id, security=self._security,
                                  session_timeout_ms=self._session_timeout_ms, client_id="hds-gateway")
         if self._assignment == "group":
             consumer.subscribe(pattern=self._pattern)

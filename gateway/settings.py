@@ -26,18 +26,23 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     policies_dir: Path = DEFAULT_POLICIES_DIR
-    deid_keys: dict[str, str] = field(default_factory=lambda: {"dev": DEV_DEID_KEY})
+    deid_keys: dict[str, str] = field(default_factory=lambda: {"dev": DEV_DEID_KEY}, repr=False)
     deid_key_id: str = "dev"
     gateway_group: str = "hds-gateway"
     gateway_assignment: str = "auto"  # auto | group | static (see gateway.kafka_io.resolve_assignment)
     loader_group: str = "hds-catalog-loader"
     kafka_session_timeout_ms: int = 6000
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_ssl_cafile: str | None = None
     oidc_issuer: str | None = None
     oidc_audience: str = "hds-api"
     keycloak_url: str | None = None
     keycloak_realm: str = "hds"
     keycloak_admin_client_id: str | None = None
-    keycloak_admin_client_secret: str | None = None
+    keycloak_admin_client_secret: str | None = field(default=None, repr=False)
     query_timeout_s: float = 30.0
     query_memory_limit: str = "1GB"
     query_max_rows: int = 10_000
@@ -61,6 +66,18 @@ class Settings:
     @property
     def datasets_file(self) -> Path:
         return self.policies_dir / "datasets.yaml"
+
+    def kafka_security(self) -> dict[str, object]:
+        """TLS/SASL options for kafka-python clients (empty for a plaintext broker such as the embedded one)."""
+        opts: dict[str, object] = {}
+        if self.kafka_security_protocol != "PLAINTEXT":
+            opts["security_protocol"] = self.kafka_security_protocol
+        if self.kafka_sasl_mechanism:
+            opts.update(sasl_mechanism=self.kafka_sasl_mechanism, sasl_plain_username=self.kafka_sasl_username,
+                        sasl_plain_password=self.kafka_sasl_password)
+        if self.kafka_ssl_cafile:
+            opts["ssl_cafile"] = self.kafka_ssl_cafile
+        return opts
 
     def sandbox_key(self) -> bytes:
         """Key for the query sandbox's patient digests (differencing history), derived from the current
@@ -106,6 +123,7 @@ class Settings:
             loader_group=e.get("HDS_LOADER_GROUP", "hds-catalog-loader"),
             gateway_assignment=_choice(e, "HDS_GATEWAY_ASSIGNMENT", ("auto", "group", "static"), "auto"),
             kafka_session_timeout_ms=_int(e, "HDS_KAFKA_SESSION_TIMEOUT_MS", 6000),
+            **_kafka_security(e, env),
             oidc_issuer=e.get("HDS_OIDC_ISSUER") or None,
             oidc_audience=e.get("HDS_OIDC_AUDIENCE", "hds-api"),
             keycloak_url=e.get("HDS_KEYCLOAK_URL") or None,
@@ -116,6 +134,31 @@ class Settings:
             query_memory_limit=e.get("HDS_QUERY_MEMORY_LIMIT", "1GB"),
             query_max_rows=_int(e, "HDS_QUERY_MAX_ROWS", 10_000),
         )
+
+
+def _kafka_security(e: dict[str, str], env: str) -> dict[str, object]:
+    protocol = _choice(e, "HDS_KAFKA_SECURITY_PROTOCOL", ("plaintext", "ssl", "sasl_plaintext", "sasl_ssl"),
+                       "plaintext").upper()
+    mechanism = e.get("HDS_KAFKA_SASL_MECHANISM") or None
+    if protocol.startswith("SASL"):
+        if mechanism not in {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}:
+            raise SettingsError("HDS_KAFKA_SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with SASL")
+        if not e.get("HDS_KAFKA_SASL_USERNAME") or not e.get("HDS_KAFKA_SASL_PASSWORD"):
+            raise SettingsError("HDS_KAFKA_SASL_USERNAME and HDS_KAFKA_SASL_PASSWORD are required with SASL")
+    elif mechanism:
+        raise SettingsError("HDS_KAFKA_SASL_MECHANISM needs HDS_KAFKA_SECURITY_PROTOCOL=SASL_SSL or SASL_PLAINTEXT")
+    if env == "production" and protocol == "SASL_PLAINTEXT" and mechanism == "PLAIN":
+        raise SettingsError("SASL PLAIN without TLS sends passwords in clear text: use SASL_SSL in production")
+    cafile = e.get("HDS_KAFKA_SSL_CAFILE") or None
+    if cafile and not Path(cafile).is_file():
+        raise SettingsError("HDS_KAFKA_SSL_CAFILE does not name a readable file")
+    return {
+        "kafka_security_protocol": protocol,
+        "kafka_sasl_mechanism": mechanism if protocol.startswith("SASL") else None,
+        "kafka_sasl_username": e.get("HDS_KAFKA_SASL_USERNAME") or None,
+        "kafka_sasl_password": e.get("HDS_KAFKA_SASL_PASSWORD") or None,
+        "kafka_ssl_cafile": cafile,
+    }
 
 
 def _choice(e: dict[str, str], name: str, choices: tuple[str, ...], default: str) -> str:

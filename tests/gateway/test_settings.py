@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import DEV_DEID_KEY, Settings, SettingsError
+
+KEY = "k" * 40
+
+
+def test_given_no_environment_then_development_defaults_apply() -> None:
+    s = Settings.from_env({})
+    assert s.env == "development" and s.deid_keys == {"dev": DEV_DEID_KEY} and s.kafka_security() == {}
+    assert s.db_path == Path(".hds/catalog.duckdb")
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"HDS_ENV": "production"}, "HDS_DEID_KEY"),
+    ({"HDS_ENV": "production", "HDS_DEID_KEY": "short"}, "at least 32"),
+    ({"HDS_ENV": "production", "HDS_DEID_KEY": DEV_DEID_KEY}, "development key"),
+    ({"HDS_ENV": "staging"}, "HDS_ENV"),
+    ({"HDS_API_PORT": "eighty"}, "HDS_API_PORT"),
+    ({"HDS_DEID_KEYS": "k1:" + KEY, "HDS_DEID_KEY_ID": "k9"}, "HDS_DEID_KEY_ID"),
+    ({"HDS_DEID_KEYS": "nocolon"}, "HDS_DEID_KEYS"),
+    ({"HDS_GATEWAY_ASSIGNMENT": "random"}, "HDS_GATEWAY_ASSIGNMENT"),
+    ({"HDS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "HDS_KAFKA_SASL_MECHANISM"),
+    ({"HDS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "HDS_KAFKA_SASL_MECHANISM": "PLAIN"}, "USERNAME"),
+    ({"HDS_KAFKA_SASL_MECHANISM": "PLAIN"}, "HDS_KAFKA_SECURITY_PROTOCOL"),
+    ({"HDS_KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "HDS_KAFKA_SSL_CAFILE"),
+    ({"HDS_ENV": "production", "HDS_DEID_KEY": KEY, "HDS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+      "HDS_KAFKA_SASL_MECHANISM": "PLAIN", "HDS_KAFKA_SASL_USERNAME": "gw", "HDS_KAFKA_SASL_PASSWORD": "pw"}, "SASL_SSL"),
+])
+def test_given_bad_settings_then_start_up_fails_naming_the_variable_not_the_value(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as e:
+        Settings.from_env(env)
+    assert message in str(e.value)
+    for secret in (KEY, DEV_DEID_KEY, "pw"):
+        if secret in env.values():
+            assert secret not in str(e.value)
+
+
+def test_given_key_rotation_then_the_current_key_is_chosen_and_old_ones_kept() -> None:
+    s = Settings.from_env({"HDS_DEID_KEYS": f"k2:{KEY}2,k1:{KEY}1"})
+    assert s.deid_key_id == "k2" and set(s.deid_keys) == {"k1", "k2"}
+    assert Settings.from_env({"HDS_DEID_KEYS": f"k2:{KEY}2,k1:{KEY}1", "HDS_DEID_KEY_ID": "k1"}).deid_key_id == "k1"
+
+
+def test_given_sasl_ssl_then_clients_get_tls_and_sasl_options(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    s = Settings.from_env({"HDS_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "HDS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                           "HDS_KAFKA_SASL_USERNAME": "gateway", "HDS_KAFKA_SASL_PASSWORD": "s3cret-pw",
+                           "HDS_KAFKA_SSL_CAFILE": str(ca)})
+    assert s.kafka_security() == {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+                                  "sasl_plain_username": "gateway", "sasl_plain_password": "s3cret-pw",
+                                  "ssl_cafile": str(ca)}
+
+
+def test_given_settings_then_their_repr_carries_no_secret() -> None:
+    s = Settings.from_env({"HDS_DEID_KEY": KEY, "HDS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                           "HDS_KAFKA_SASL_MECHANISM": "PLAIN", "HDS_KAFKA_SASL_USERNAME": "u",
+                           "HDS_KAFKA_SASL_PASSWORD": "pw-secret-value", "HDS_KEYCLOAK_ADMIN_CLIENT_SECRET": "kc-secret"})
+    text = repr(s)
+    assert KEY not in text and "pw-secret-value" not in text and "kc-secret" not in text
