@@ -153,6 +153,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     timeout_s=args.timeout, port_given=args.port is not None)
 
 
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from gateway.dlq import DLQ_PATTERN, list_dead_letters
+
+    settings = _settings(args)
+    bootstrap = _require_bootstrap(settings)
+    pattern = DLQ_PATTERN
+    if args.hospital:
+        import re
+
+        from gateway.topics import check_name
+
+        pattern = r"^hds\.dlq\." + re.escape(check_name("hospital", args.hospital)) + r"\..+"
+    reasons: dict[str, int] = {}
+    n = 0
+    for item in list_dead_letters(bootstrap, pattern=pattern, limit=args.limit, security=settings.kafka_security()):
+        n += 1
+        reasons[item.get("reason", "?")] = reasons.get(item.get("reason", "?"), 0) + 1
+        if not args.summary:
+            print(json.dumps(item), flush=True)
+    print(json.dumps({"dead_letters": n, "reasons": reasons}))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from gateway.bench import run_bench
 
@@ -210,6 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", help="data directory (default: $HDS_DATA_DIR or .hds; --smoke: a fresh temporary one)")
     d.add_argument("--bootstrap", help="use this Kafka instead of the embedded broker (default: $HDS_KAFKA_BOOTSTRAP)")
     d.set_defaults(func=cmd_demo)
+
+    dq = sub.add_parser("dlq", help="the dead-letter topics: what was rejected, where and why (never content)")
+    dsub = dq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND", required=True)
+    dl = dsub.add_parser("list", help="list dead letters as JSON lines, then a summary line")
+    dl.add_argument("--hospital", help="only this hospital's dead-letter topics")
+    dl.add_argument("--limit", type=int, default=None, help="stop after N dead letters")
+    dl.add_argument("--summary", action="store_true", help="print only the summary (counts per reason)")
+    dl.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
+    dl.set_defaults(func=cmd_dlq_list)
 
     be = sub.add_parser("bench", help="benchmarks (JSON as the last line)")
     be.add_argument("what", choices=["deid", "pipeline"])

@@ -95,3 +95,24 @@ def test_given_demo_smoke_then_it_exits_0_and_prints_a_json_summary_last(tmp_pat
     assert summary["feeds_reached"] == summary["feeds_expected"] == 12
     assert sum(summary["identifier_leaks"].values()) == 0
     assert 0 < summary["seconds"] < time.monotonic() - started + 1
+
+
+@pytest.mark.integration
+def test_given_dead_letters_then_dlq_list_shows_reasons_and_positions_but_never_content(broker: str) -> None:
+    from kafka import KafkaProducer
+
+    hospital = "h" + uuid.uuid4().hex[:8]
+    producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+    secret = b"PID|1||9988776^^^X^MR||SECRETNAME^ANNA"
+    for i in range(3):
+        producer.send(f"hds.dlq.{hospital}.adt", value=secret, headers=[
+            ("dlq-reason", b"hl7_parse_error"), ("dlq-detail", b"segment 2"), ("dlq-source-offset", str(i).encode()),
+            ("message-id", f"m{i}".encode())]).get(10)
+    producer.close()
+    out = hds("dlq", "list", "--hospital", hospital, "--bootstrap", broker)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(x) for x in out.stdout.strip().splitlines()]
+    assert lines[-1] == {"dead_letters": 3, "reasons": {"hl7_parse_error": 3}}
+    assert {x["source_offset"] for x in lines[:-1]} == {"0", "1", "2"}
+    assert all(x["bytes"] == len(secret) and x["detail"] == "segment 2" for x in lines[:-1])
+    assert "SECRETNAME" not in out.stdout and "9988776" not in out.stdout
