@@ -126,6 +126,10 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                              session_timeout_ms=settings.kafka_session_timeout_ms,
                              topics=processor.registry.raw_topics() + processor.registry.deid_topics(),
                              assignment=settings.gateway_assignment, security=settings.kafka_security())
+    if settings.gateway_metrics_port:
+        from gateway.metrics import start_metrics_server
+
+        start_metrics_server(service, settings.gateway_metrics_port)
     print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)
     stats = service.run(stop)
     print(json.dumps(stats.as_dict()))

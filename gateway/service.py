@@ -71,6 +71,8 @@ class GatewayService:
         self._security = security
         self.stats = GatewayStats()
         self.ready = threading.Event()
+        self.running = False
+        self.last_poll = time.monotonic()
 
     def run(self, stop: threading.Event) -> GatewayStats:
         if self._topics:
@@ -80,8 +82,10 @@ class GatewayService:
         watchdog = AssignmentWatchdog(grace_s=max(10.0, 2 * self._session_timeout_ms / 1000))
         follower = PatternFollower(consumer, self._pattern) if self._assignment == "static" else None
         self.ready.set()
+        self.running = True
         try:
             while not stop.is_set():
+                self.last_poll = time.monotonic()
                 if follower is not None:
                     follower.refresh()
                     if not follower.assigned:
@@ -95,6 +99,7 @@ class GatewayService:
                     consumer.close()
                     consumer = self._subscribe()
         finally:
+            self.running = False
             try:
                 producer.flush(timeout=10)
             finally:

@@ -29,7 +29,8 @@ class Settings:
     deid_keys: dict[str, str] = field(default_factory=lambda: {"dev": DEV_DEID_KEY}, repr=False)
     deid_key_id: str = "dev"
     gateway_group: str = "hds-gateway"
-    gateway_assignment: str = "auto"  # auto | group | static (see gateway.kafka_io.resolve_assignment)
+    gateway_assignment: str = "auto"
+    gateway_metrics_port: int | None = None  # /health and /metrics of `hds gateway` (off when unset)  # auto | group | static (see gateway.kafka_io.resolve_assignment)
     loader_group: str = "hds-catalog-loader"
     kafka_session_timeout_ms: int = 6000
     kafka_security_protocol: str = "PLAINTEXT"
@@ -121,6 +122,7 @@ class Settings:
             deid_key_id=key_id,
             gateway_group=e.get("HDS_GATEWAY_GROUP", "hds-gateway"),
             loader_group=e.get("HDS_LOADER_GROUP", "hds-catalog-loader"),
+            gateway_metrics_port=_int(e, "HDS_GATEWAY_METRICS_PORT", 0) or None,
             gateway_assignment=_choice(e, "HDS_GATEWAY_ASSIGNMENT", ("auto", "group", "static"), "auto"),
             kafka_session_timeout_ms=_int(e, "HDS_KAFKA_SESSION_TIMEOUT_MS", 6000),
             **_kafka_security(e, env),

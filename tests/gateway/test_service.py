@@ -100,3 +100,34 @@ def test_given_an_unknown_feed_then_its_messages_are_dead_lettered_and_the_rest_
     assert headers["dlq-reason"] == "unknown_feed" and headers["dlq-source-topic"].endswith(feed)
     producer.close()
     assert "MSH" not in json.dumps(headers)  # the listing-safe headers never carry the payload
+
+
+def test_given_a_metrics_port_then_health_and_counts_are_served(broker: str, tmp_path: Path) -> None:
+    import httpx
+
+    from gateway.broker import free_port
+    from gateway.metrics import start_metrics_server
+
+    settings = Settings.from_env({"HDS_ENV": "test", "HDS_DATA_DIR": str(tmp_path / "d"),
+                                  "HDS_DEID_KEY": "test-key-0123456789-0123456789-abcdef"})
+    service = GatewayService(build_processor(settings), bootstrap=broker, group_id="gw-" + uuid.uuid4().hex,
+                             assignment="static")
+    port = free_port()
+    server = start_metrics_server(service, port, host="127.0.0.1")
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 503  # not running yet
+        producer = make_producer(broker)
+        feed = "y" + uuid.uuid4().hex[:8]
+        producer.send(f"hds.raw.st-luke.{feed}", value=b"MSH|^~\\&|A|B").get(10)
+        producer.close()
+        stop, t = run(service)
+        assert wait_for(lambda: service.stats.dead_lettered >= 1)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert 'hds_gateway_dead_letters_total{reason="unknown_feed"}' in metrics
+        assert "MSH" not in metrics
+        stop.set()
+        t.join(30)
+    finally:
+        server.shutdown()
