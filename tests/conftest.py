@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
-from pipeline_kit import BAD_MESSAGES, Pipeline
+from pipeline_kit import BAD_MESSAGES, LogCollector, Pipeline
 
 from gateway.broker import free_port
 from gateway.settings import Settings
@@ -71,6 +71,9 @@ def _pipeline(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     from policies.identity.dev_issuer import DevIssuer
 
     base = tmp_path_factory.mktemp("pipeline")
+    logs: list[str] = []
+    collector = LogCollector(logs)
+    collector.install()
     settings = Settings.from_env({
         "HDS_ENV": "test", "HDS_DATA_DIR": str(base), "HDS_DEID_KEY": "test-key-0123456789-0123456789-abcdef",
         "HDS_KAFKA_BOOTSTRAP": broker, "HDS_API_PORT": str(free_port()),
@@ -116,9 +119,10 @@ def _pipeline(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     assert _wait(done), f"pipeline did not finish: loaded={catalog.loader.stats.loaded}, dlq={reasons}"
     dlq.close()
     token = DevIssuer.from_settings(settings).issue("alice", ["researcher"])
-    yield Pipeline(settings, catalog, gateway, manifest, published, len(BAD_MESSAGES), token, reasons)
+    yield Pipeline(settings, catalog, gateway, manifest, published, len(BAD_MESSAGES), token, reasons, logs)
     stop.set()
     gthread.join(20)
     catalog.stop()
+    collector.remove()
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.settings import Settings
@@ -26,5 +27,26 @@ class Pipeline:
     bad: int
     token: str
     dlq_reasons: dict[str, int]
+    logs: list[str] = field(default_factory=list)
+
+
+class LogCollector(logging.Handler):
+    """Keeps every formatted record of the project's loggers, to prove no identifier is ever logged."""
+
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.sink = sink
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(self.format(record))
+
+    def install(self) -> None:
+        for name in ("gateway", "catalog", "deid", "policies"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        logging.getLogger().addHandler(self)
+
+    def remove(self) -> None:
+        logging.getLogger().removeHandler(self)
 
 

@@ -66,3 +66,12 @@ def test_given_the_api_over_http_then_datasets_show_rows_from_three_hospitals(pi
     assert "/api/query" in httpx.get(f"{url}/openapi.json").json()["paths"]
     metrics = httpx.get(f"{url}/metrics", headers=h)
     assert metrics.status_code == 200 and 'hds_dataset_rows{dataset="admissions"}' in metrics.text
+
+
+def test_given_the_whole_run_then_no_identifier_reached_any_log_record(pipeline: Pipeline) -> None:
+    assert pipeline.logs, "the collector saw no log records at all"
+    text = "\n".join(pipeline.logs).lower()
+    needles = {v.lower() for values in pipeline.manifest["identifiers"].values() for v in values if len(v) >= 4}
+    needles |= {"müller", "jürgen"}  # from the malformed messages
+    leaked = sorted(n for n in needles if n in text)
+    assert leaked == [], f"{len(leaked)} identifiers found in log records"
