@@ -1,6 +1,6 @@
 """Keyed pseudonyms: HMAC-SHA256 with a key id, so keys can rotate and pseudonyms say which key made them.
 
-Never reversible (a one-way keyed hash), never Python's `hash()` (salted per process, unkeyed).
+Never reversible (a one-way keyed hash), never Python's built-in hashing (salted per process, unkeyed).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
-from pipeline_kit import BAD_MESSAGES, LogCollector, Pipeline
+from pipeline_kit import BAD_MESSAGES, LogCollector, Pipeline, wait_for
 
 from gateway.broker import free_port
 from gateway.settings import Settings
@@ -41,15 +41,6 @@ def broker() -> Iterator[str]:
 def settings(tmp_path: Path) -> Settings:
     return Settings.from_env({"HDS_ENV": "test", "HDS_DATA_DIR": str(tmp_path / "data"),
                               "HDS_DEID_KEY": "test-key-0123456789-0123456789-abcdef"})
-
-
-def _wait(cond, timeout: float = 180.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.3)
-    return cond()
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +107,7 @@ def _pipeline(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         loaded = catalog.loader.stats.loaded if catalog.loader else 0
         return loaded + sum(reasons.values()) >= published + len(BAD_MESSAGES)
 
-    assert _wait(done), f"pipeline did not finish: loaded={catalog.loader.stats.loaded}, dlq={reasons}"
+    assert wait_for(done, timeout=180), f"pipeline did not finish: loaded={catalog.loader.stats.loaded}, dlq={reasons}"
     dlq.close()
     token = DevIssuer.from_settings(settings).issue("alice", ["researcher"])
     yield Pipeline(settings, catalog, gateway, manifest, published, len(BAD_MESSAGES), token, reasons, logs)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,3 +52,13 @@ class LogCollector(logging.Handler):
         logging.getLogger().removeHandler(self)
 
 
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 60.0, interval: float = 0.2) -> bool:
+    """Poll `cond` until it holds or `timeout` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(interval)
+    return cond()

@@ -6,10 +6,10 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pipeline_kit import wait_for
 from kafka import KafkaProducer
 
 from catalog.loader import Loader, validate_envelope
@@ -24,15 +24,6 @@ def envelope(rid: str, dataset: str) -> bytes:
         "profile": "csv-lab-safe-harbor", "key_id": "k1", "patient_pseudonym": "k1-X",
         "columns": {"test_code": "2345-7", "value": "5.4"}, "column_types": {}, "payload": {"test_code": "2345-7"},
     }).encode()
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 40.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
 
 
 def run_loader(store: CatalogStore, bootstrap: str, group: str) -> tuple[Loader, threading.Event, threading.Thread]:

@@ -6,10 +6,10 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pipeline_kit import wait_for
 from kafka import KafkaConsumer
 
 from gateway.kafka_io import make_producer
@@ -21,15 +21,6 @@ from gateway.settings import Settings
 from gateway.synth import generate
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
 
 
 def run(service: GatewayService) -> tuple[threading.Event, threading.Thread]:
