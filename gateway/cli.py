@@ -16,10 +16,10 @@ from pathlib import Path
 _REGISTRARS = ("deid.cli", "policies.identity.cli", "policies.audit.cli")
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace, *, need_deid_keys: bool = True):  # type: ignore[no-untyped-def]
     from gateway.settings import Settings
 
-    s = Settings.from_env()
+    s = Settings.from_env(need_deid_keys=need_deid_keys)
     if getattr(args, "bootstrap", None):
         s = s.with_(kafka_bootstrap=args.bootstrap)
     if getattr(args, "db", None):
@@ -139,7 +139,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 def cmd_catalog_serve(args: argparse.Namespace) -> int:
     from catalog.server import serve
 
-    settings = _settings(args)
+    settings = _settings(args, need_deid_keys=False)  # the catalog never pseudonymises: no keys (least privilege)
+    settings.sandbox_key()  # refuse to start without a sandbox key rather than on the first query
     if args.port is not None:
         settings = settings.with_(api_port=args.port)
     if args.host:
@@ -160,7 +161,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_dlq_list(args: argparse.Namespace) -> int:
     from gateway.dlq import DLQ_PATTERN, list_dead_letters
 
-    settings = _settings(args)
+    settings = _settings(args, need_deid_keys=False)
     bootstrap = _require_bootstrap(settings)
     pattern = DLQ_PATTERN
     if args.hospital:

@@ -28,6 +28,7 @@ class Settings:
     policies_dir: Path = DEFAULT_POLICIES_DIR
     deid_keys: dict[str, str] = field(default_factory=lambda: {"dev": DEV_DEID_KEY}, repr=False)
     deid_key_id: str = "dev"
+    sandbox_key_secret: str | None = field(default=None, repr=False)  # HDS_SANDBOX_KEY
     gateway_group: str = "hds-gateway"
     gateway_assignment: str = "auto"
     gateway_metrics_port: int | None = None  # /health and /metrics of `hds gateway` (off when unset)  # auto | group | static (see gateway.kafka_io.resolve_assignment)
@@ -81,19 +82,27 @@ class Settings:
         return opts
 
     def sandbox_key(self) -> bytes:
-        """Key for the query sandbox's patient digests (differencing history), derived from the current
-        pseudonymisation key for a separate purpose."""
+        """Key for the query sandbox's patient digests (differencing history): HDS_SANDBOX_KEY, or else derived
+        from the current pseudonymisation key for a separate purpose."""
         import hashlib
         import hmac
 
-        secret = self.deid_keys[self.deid_key_id].encode("utf-8")
+        if self.sandbox_key_secret:
+            secret = self.sandbox_key_secret.encode("utf-8")
+        elif self.deid_keys:
+            secret = self.deid_keys[self.deid_key_id].encode("utf-8")
+        else:
+            raise SettingsError("HDS_SANDBOX_KEY must be set for the catalog when it has no pseudonymisation key")
         return hmac.new(secret, b"hds-sandbox-digest-v1", hashlib.sha256).digest()
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, *, need_deid_keys: bool = True) -> "Settings":
+        """`need_deid_keys=False` for processes that never pseudonymise (the catalog, admin commands): in
+        production they run without the pseudonymisation keys (least privilege); the catalog then needs
+        HDS_SANDBOX_KEY for its query sandbox."""
         e = dict(os.environ if environ is None else environ)
         env = e.get("HDS_ENV", "development").strip().lower()
         if env not in {"development", "test", "production"}:
@@ -101,11 +110,15 @@ class Settings:
         keys = _parse_keys(e.get("HDS_DEID_KEYS"), e.get("HDS_DEID_KEY"))
         key_id = e.get("HDS_DEID_KEY_ID") or (next(iter(keys)) if keys else "dev")
         if not keys:
-            if env == "production":
+            if env == "production" and need_deid_keys:
                 raise SettingsError("HDS_DEID_KEY (or HDS_DEID_KEYS) must be set when HDS_ENV=production")
-            keys = {"dev": DEV_DEID_KEY}
+            if env != "production":
+                keys = {"dev": DEV_DEID_KEY}
             key_id = "dev"
-        if key_id not in keys:
+        sandbox = e.get("HDS_SANDBOX_KEY") or None
+        if env == "production" and sandbox is not None and len(sandbox) < 32:
+            raise SettingsError("HDS_SANDBOX_KEY must be at least 32 characters in production")
+        if keys and key_id not in keys:
             raise SettingsError("HDS_DEID_KEY_ID names a key that HDS_DEID_KEYS does not define")
         if env == "production" and any(v == DEV_DEID_KEY or len(v) < 32 for v in keys.values()):
             raise SettingsError("pseudonymisation keys must be at least 32 characters and not the development key in production")
@@ -120,6 +133,7 @@ class Settings:
             policies_dir=Path(e.get("HDS_POLICIES_DIR", str(DEFAULT_POLICIES_DIR))),
             deid_keys=keys,
             deid_key_id=key_id,
+            sandbox_key_secret=sandbox,
             gateway_group=e.get("HDS_GATEWAY_GROUP", "hds-gateway"),
             loader_group=e.get("HDS_LOADER_GROUP", "hds-catalog-loader"),
             gateway_metrics_port=_int(e, "HDS_GATEWAY_METRICS_PORT", 0) or None,

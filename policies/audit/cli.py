@@ -31,7 +31,7 @@ def handle_verify(args: argparse.Namespace) -> int:
     if db_path is None:
         from gateway.settings import Settings
 
-        db_path = Settings.from_env().db_path
+        db_path = Settings.from_env(need_deid_keys=False).db_path
     if not db_path.exists():
         return _finish({"ok": False, "error": "database_not_found", "db": str(db_path)}, EXIT_UNREADABLE,
                        f"no catalog database at {db_path}")

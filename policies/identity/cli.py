@@ -56,7 +56,7 @@ def token_command(args: argparse.Namespace) -> int:
     from policies.identity.factory import issuer_from_settings
 
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(need_deid_keys=False)
         if issuer_from_settings(settings) is not None:
             print(
                 "hds token: an external issuer (Keycloak/OIDC) is configured; get tokens from it, "
@@ -82,7 +82,7 @@ def keycloak_bootstrap_command(args: argparse.Namespace) -> int:
     from policies.identity.realm import RealmExportError, default_realm_export, load_realm_export
 
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(need_deid_keys=False)
         server_url = args.server_url or settings.keycloak_url
         if not server_url:
             print("hds keycloak bootstrap: --server-url or HDS_KEYCLOAK_URL is required", file=sys.stderr)

@@ -60,6 +60,27 @@ def test_given_sasl_ssl_then_clients_get_tls_and_sasl_options(tmp_path: Path) ->
 def test_given_settings_then_their_repr_carries_no_secret() -> None:
     s = Settings.from_env({"HDS_DEID_KEY": KEY, "HDS_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
                            "HDS_KAFKA_SASL_MECHANISM": "PLAIN", "HDS_KAFKA_SASL_USERNAME": "u",
-                           "HDS_KAFKA_SASL_PASSWORD": "pw-secret-value", "HDS_KEYCLOAK_ADMIN_CLIENT_SECRET": "kc-secret"})
+                           "HDS_KAFKA_SASL_PASSWORD": "pw-secret-value", "HDS_KEYCLOAK_ADMIN_CLIENT_SECRET": "kc-secret",
+                           "HDS_SANDBOX_KEY": "sandbox-secret-value-0123456789-abcdef"})
     text = repr(s)
     assert KEY not in text and "pw-secret-value" not in text and "kc-secret" not in text
+    assert "sandbox-secret-value" not in text
+
+
+def test_given_a_catalog_in_production_then_it_runs_without_pseudonymisation_keys_but_needs_a_sandbox_key() -> None:
+    s = Settings.from_env({"HDS_ENV": "production", "HDS_SANDBOX_KEY": "s" * 40}, need_deid_keys=False)
+    assert s.deid_keys == {} and len(s.sandbox_key()) == 32
+    keyless = Settings.from_env({"HDS_ENV": "production"}, need_deid_keys=False)
+    with pytest.raises(SettingsError) as e:
+        keyless.sandbox_key()
+    assert "HDS_SANDBOX_KEY" in str(e.value)
+    with pytest.raises(SettingsError):
+        Settings.from_env({"HDS_ENV": "production", "HDS_SANDBOX_KEY": "short"}, need_deid_keys=False)
+    with pytest.raises(SettingsError):  # the gateway still needs its keys
+        Settings.from_env({"HDS_ENV": "production", "HDS_SANDBOX_KEY": "s" * 40})
+
+
+def test_given_no_sandbox_key_then_it_is_derived_from_the_pseudonymisation_key_for_another_purpose() -> None:
+    s = Settings.from_env({"HDS_DEID_KEY": KEY})
+    assert s.sandbox_key() != KEY.encode() and s.sandbox_key() == Settings.from_env({"HDS_DEID_KEY": KEY}).sandbox_key()
+    assert Settings.from_env({"HDS_DEID_KEY": KEY, "HDS_SANDBOX_KEY": "x" * 40}).sandbox_key() != s.sandbox_key()

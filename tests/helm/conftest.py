@@ -8,19 +8,7 @@ import pytest
 import yaml
 from helm_python import Chart
 
-from helm_release import CHART_DIR, Release, merged, render
-
-# The smallest production release: external Kafka, a key Secret and an OIDC issuer.
-MINIMAL_PRODUCTION: dict[str, Any] = {
-    "env": "production",
-    "kafka": {"bootstrap": "kafka-0.kafka:9092,kafka-1.kafka:9092"},
-    "deid": {"keySecret": {"name": "hds-deid-keys"}},
-    "oidc": {"issuer": "https://id.city.example/realms/hds"},
-}
-
-# A small realm in Keycloak's import format, carried in values (keycloak.deploy.realmJson).
-REALM_JSON = json.dumps({"realm": "hds", "enabled": True, "roles": {"realm": [{"name": "researcher"}]}})
-
+from helm_release import CHART_DIR, MINIMAL_PRODUCTION, REALM_JSON, Release, merged, render
 
 @pytest.fixture(scope="session")
 def chart() -> Iterator[Chart]:

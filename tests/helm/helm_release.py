@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,15 @@ def container(workload: Manifest, name: str) -> Manifest:
 def env_of(c: Manifest) -> dict[str, Manifest]:
     """Environment variables of a container by name (each the full EnvVar object)."""
     return {e["name"]: e for e in c.get("env", [])}
+
+
+# The smallest production release: external Kafka, a key Secret and an OIDC issuer.
+MINIMAL_PRODUCTION: dict[str, Any] = {
+    "env": "production",
+    "kafka": {"bootstrap": "kafka-0.kafka:9092,kafka-1.kafka:9092"},
+    "deid": {"keySecret": {"name": "hds-deid-keys"}},
+    "oidc": {"issuer": "https://id.city.example/realms/hds"},
+}
+
+# A small realm in Keycloak's import format, carried in values (keycloak.deploy.realmJson).
+REALM_JSON = json.dumps({"realm": "hds", "enabled": True, "roles": {"realm": [{"name": "researcher"}]}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helm_python import Chart
 
-from conftest import MINIMAL_PRODUCTION
+from helm_release import MINIMAL_PRODUCTION
 from helm_release import Release, container, env_of, merged, render
 
 
@@ -91,6 +91,9 @@ def test_given_only_gateway_holds_keys_then_catalog_gets_no_key_secret(chart: Ch
     gateway_env = env_of(container(release.get("Deployment", "city-hds-gateway"), "gateway"))
     assert "HDS_DEID_KEYS" not in catalog_env
     assert "HDS_DEID_KEYS" in gateway_env
+    sandbox = catalog_env["HDS_SANDBOX_KEY"]["valueFrom"]["secretKeyRef"]
+    assert sandbox == {"name": "hds-deid-keys", "key": "HDS_SANDBOX_KEY", "optional": False}
+    assert "HDS_SANDBOX_KEY" not in gateway_env
 
 
 def test_given_ingress_enabled_then_it_routes_the_host_to_the_catalog_service(full: Release) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from helm_python import Chart
 
-from conftest import MINIMAL_PRODUCTION
+from helm_release import MINIMAL_PRODUCTION
 from helm_release import Release, container, env_of, merged, render
 
 

@@ -11,7 +11,7 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmRenderError
 
-from conftest import MINIMAL_PRODUCTION, REALM_JSON
+from helm_release import MINIMAL_PRODUCTION, REALM_JSON
 from helm_release import CHART_DIR, REPO_ROOT, Release, container, env_of, merged, render
 
 REALM_SOURCE = REPO_ROOT / "policies" / "keycloak" / "realm-hds.json"

@@ -10,7 +10,7 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmValuesError
 
-from conftest import MINIMAL_PRODUCTION
+from helm_release import MINIMAL_PRODUCTION
 from helm_release import CHART_DIR, merged, render
 
 WARNING = 2

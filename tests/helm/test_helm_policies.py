@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helm_python import Chart
 
-from conftest import MINIMAL_PRODUCTION
+from helm_release import MINIMAL_PRODUCTION
 from helm_release import Release, container, env_of, merged, render
 
 FILES = {

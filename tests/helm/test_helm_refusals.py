@@ -8,7 +8,7 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmRenderError
 
-from conftest import MINIMAL_PRODUCTION
+from helm_release import MINIMAL_PRODUCTION
 from helm_release import env_of, container, merged, render
 
 

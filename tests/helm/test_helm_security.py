@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from helm_python import Chart
 
-from conftest import MINIMAL_PRODUCTION
+from helm_release import MINIMAL_PRODUCTION
 from helm_release import Manifest, Release, merged, render
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")

@@ -6,7 +6,7 @@ import re
 
 from helm_python import Chart
 
-from conftest import MINIMAL_PRODUCTION
+from helm_release import MINIMAL_PRODUCTION
 from helm_release import Release, container, merged, render
 
 CREATE = re.compile(r'^\s*create "(?P<topic>[^"]+)" (?P<partitions>\d+) (?P<retention>-?\d+)$', re.MULTILINE)

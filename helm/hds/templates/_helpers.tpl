@@ -196,6 +196,14 @@ app.kubernetes.io/component: {{ index . 1 }}
       key: {{ $v.deid.keySecret.keyIdKey | quote }}
       optional: true
 {{- end }}
+{{- if and .sandboxKey $v.deid.keySecret.name }}
+- name: HDS_SANDBOX_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.deid.keySecret.name | quote }}
+      key: {{ $v.deid.keySecret.sandboxKeyKey | quote }}
+      optional: {{ not $v.deid.keySecret.onlyGateway }}
+{{- end }}
 {{- if and .adminSecret (include "hds.keycloakUrl" $root) }}
 - name: HDS_KEYCLOAK_ADMIN_CLIENT_ID
   value: {{ $v.keycloak.adminClient.id | quote }}
