@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +93,7 @@ class Loader:
                     continue
                 batch = self.consumer.poll(timeout_ms=500, max_records=2000)
                 if batch:
-                    self._handle(batch)
+                    self._handle(batch, stop)
                 self._update_high_water()
         finally:
             self.consumer.close()
@@ -109,7 +108,7 @@ class Loader:
             else:
                 self.consumer.seek(tp, pos)
 
-    def _handle(self, batch: dict) -> None:  # type: ignore[no-untyped-def]
+    def _handle(self, batch: dict, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
         records: list[LoadedRecord] = []
         skipped: dict[tuple[str, int], int] = {}
         for tp, msgs in batch.items():
@@ -129,7 +128,8 @@ class Loader:
             except Exception as exc:
                 attempt += 1
                 log.error("catalog write failed (%s); retrying (attempt %d)", type(exc).__name__, attempt)
-                time.sleep(min(10.0, 0.5 * 2 ** min(attempt, 5)))
+                if stop.wait(min(10.0, 0.5 * 2 ** min(attempt, 5))):
+                    return  # stopping: neither rows nor offsets were written; the batch is read again on restart
         n = sum(len(v) for v in batch.values())
         self.stats.consumed += n
         self.stats.loaded += inserted

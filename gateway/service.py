@@ -93,7 +93,7 @@ class GatewayService:
                         continue
                 batch = consumer.poll(timeout_ms=500, max_records=500)
                 if batch:
-                    self._handle(batch, consumer, producer)
+                    self._handle(batch, consumer, producer, stop)
                 elif follower is None and watchdog.stuck(consumer):
                     log.warning("no partitions assigned although topics match; rejoining the group")
                     consumer.close()
@@ -114,7 +114,7 @@ class GatewayService:
             consumer.subscribe(pattern=self._pattern)
         return consumer
 
-    def _handle(self, batch: dict, consumer, producer) -> None:  # type: ignore[no-untyped-def]
+    def _handle(self, batch: dict, consumer, producer, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
         attempt = 0
         while True:
             futures = []
@@ -135,7 +135,8 @@ class GatewayService:
                 attempt += 1
                 self.stats.retries += 1
                 log.warning("produce failed (%s); retrying batch, attempt %d", type(exc).__name__, attempt)
-                time.sleep(min(10.0, 0.5 * 2 ** min(attempt, 5)))
+                if stop.wait(min(10.0, 0.5 * 2 ** min(attempt, 5))):
+                    return  # stopping: nothing committed, the batch is redelivered on restart
                 continue
             offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()}
             try:
