@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 from policies.sandbox.differencing import Population, QueryFingerprint, QueryHistory, cell_key_hash
 from policies.sandbox.disclosure import SKETCH_SIZE, AggregatePlan, EffectivePolicy, build_plan
@@ -93,6 +95,34 @@ def _fetch(con: Any, sql: str, *, timeout_s: float, limit: int) -> tuple[list[st
     return columns, [tuple(r) for r in rows]
 
 
+def grant_salt(history: QueryHistory, grant_id: str) -> str:
+    """A secret per grant (from the sandbox key behind the history), never shown to the researcher."""
+    return hashlib.sha256(f"hds-grant-pseudonym\x00{history.salt}\x00{grant_id}".encode()).hexdigest()
+
+
+def project_pseudonyms(guarded: GuardedQuery, per_dataset: dict[str, DatasetPolicy], scope: GrantScope,
+                       salt: str) -> str:
+    """Rows leave the sandbox with project pseudonyms: every dataset table is read through a subquery that
+    replaces its patient column by sha256(grant salt || city-wide pseudonym). Consistent within a grant (joins
+    across the grant's datasets still link), unlinkable between grants and projects."""
+    tree = guarded.expression.copy()
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    if ctes & set(per_dataset):
+        raise QueryRefused("a CTE may not have the name of a dataset", code="cte_shadows_dataset", status_code=400)
+    for table in list(tree.find_all(exp.Table)):
+        dataset = table.name.lower()
+        policy = per_dataset.get(dataset)
+        if policy is None or policy.patient_column not in scope.real_columns(dataset):
+            continue
+        col = policy.patient_column
+        inner = sqlglot.parse_one(
+            f"SELECT * REPLACE (sha256('{salt}' || \"{col}\") AS \"{col}\") FROM \"main\".\"{dataset}\"",
+            dialect="duckdb")
+        alias = table.alias_or_name
+        table.replace(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
+    return tree.sql(dialect="duckdb")
+
+
 def _policies_for(guarded: GuardedQuery, policies: DatasetPolicies) -> dict[str, DatasetPolicy]:
     return {dataset: policies.for_dataset(dataset) for dataset in sorted(guarded.datasets)}
 
@@ -123,7 +153,8 @@ def run_query(
                 )
         return _run_aggregate(con, guarded, per_dataset, history, grant_id, timeout_s, max_rows, digest)
     cap = min([max_rows, *(p.row_cap for p in per_dataset.values())])
-    columns, rows = _fetch(con, guarded.sql, timeout_s=timeout_s, limit=cap + 1)
+    run_sql = project_pseudonyms(guarded, per_dataset, scope, grant_salt(history, grant_id))
+    columns, rows = _fetch(con, run_sql, timeout_s=timeout_s, limit=cap + 1)
     truncated = len(rows) > cap
     rows = rows[:cap]
     return QueryOutcome(
