@@ -24,7 +24,7 @@ from sqlglot import exp
 from policies.sandbox.differencing import Population, QueryFingerprint, QueryHistory, cell_key_hash
 from policies.sandbox.disclosure import SKETCH_SIZE, AggregatePlan, EffectivePolicy, build_plan
 from policies.sandbox.errors import QueryRefused
-from policies.sandbox.scope import GrantScope
+from policies.sandbox.scope import GrantScope, table_columns_from_catalog
 from policies.sandbox.sql_guard import GuardedQuery, check
 from policies.sandbox.suppression import suppress
 from policies.sandbox.tiers import DatasetPolicies, DatasetPolicy, Tier
@@ -101,10 +101,11 @@ def grant_salt(history: QueryHistory, grant_id: str) -> str:
 
 
 def project_pseudonyms(guarded: GuardedQuery, per_dataset: dict[str, DatasetPolicy], scope: GrantScope,
-                       salt: str) -> str:
+                       salt: str, actual_columns: dict[str, tuple[str, ...]]) -> str:
     """Rows leave the sandbox with project pseudonyms: every dataset table is read through a subquery that
-    replaces its patient column by sha256(grant salt || city-wide pseudonym). Consistent within a grant (joins
-    across the grant's datasets still link), unlinkable between grants and projects."""
+    replaces its patient column and its record ids by sha256(grant salt || value) and leaves out the columns the
+    scope hides. Consistent within a grant (joins across the grant's datasets still link), unlinkable between
+    grants and projects."""
     tree = guarded.expression.copy()
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     if ctes & set(per_dataset):
@@ -112,12 +113,17 @@ def project_pseudonyms(guarded: GuardedQuery, per_dataset: dict[str, DatasetPoli
     for table in list(tree.find_all(exp.Table)):
         dataset = table.name.lower()
         policy = per_dataset.get(dataset)
-        if policy is None or policy.patient_column not in scope.real_columns(dataset):
+        if policy is None or (table.db or "main").lower() != "main":
             continue
-        col = policy.patient_column
-        inner = sqlglot.parse_one(
-            f"SELECT * REPLACE (sha256('{salt}' || \"{col}\") AS \"{col}\") FROM \"main\".\"{dataset}\"",
-            dialect="duckdb")
+        visible = set(scope.real_columns(dataset))
+        rekeyed = [c for c in (policy.patient_column, "record_id") if c in visible]
+        excluded = [c for c in actual_columns.get(dataset, ()) if c not in visible]
+        select = "SELECT *"
+        if excluded:
+            select += " EXCLUDE (" + ", ".join(f'"{c}"' for c in excluded) + ")"
+        if rekeyed:
+            select += " REPLACE (" + ", ".join(f"sha256('{salt}' || \"{c}\") AS \"{c}\"" for c in rekeyed) + ")"
+        inner = sqlglot.parse_one(f'{select} FROM "main"."{dataset}"', dialect="duckdb")
         alias = table.alias_or_name
         table.replace(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
     return tree.sql(dialect="duckdb")
@@ -153,7 +159,8 @@ def run_query(
                 )
         return _run_aggregate(con, guarded, per_dataset, history, grant_id, timeout_s, max_rows, digest)
     cap = min([max_rows, *(p.row_cap for p in per_dataset.values())])
-    run_sql = project_pseudonyms(guarded, per_dataset, scope, grant_salt(history, grant_id))
+    actual = table_columns_from_catalog(con, guarded.datasets)
+    run_sql = project_pseudonyms(guarded, per_dataset, scope, grant_salt(history, grant_id), actual)
     columns, rows = _fetch(con, run_sql, timeout_s=timeout_s, limit=cap + 1)
     truncated = len(rows) > cap
     rows = rows[:cap]

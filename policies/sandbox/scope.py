@@ -8,6 +8,10 @@ from types import MappingProxyType
 from typing import Any
 
 DATASET_SCHEMA = "main"
+# Columns no research query may touch: `payload` holds the whole de-identified record, including identifiers
+# that are pseudonymised but linkable (the city-wide pseudonym, hospital-scoped record numbers); researchers
+# work with the projected columns.
+HIDDEN_COLUMNS = frozenset({"payload"})
 
 
 @dataclass(frozen=True)
@@ -61,11 +65,14 @@ def table_columns_from_catalog(con: Any, datasets: Iterable[str]) -> dict[str, t
     return {table: tuple(cols) for table, cols in found.items()}
 
 
-def grant_scope_from_catalog(con: Any, granted: Mapping[str, Iterable[str] | None]) -> GrantScope:
-    """Build a scope from granted columns (``None`` = every column of the dataset) and the catalog's tables."""
-    real = table_columns_from_catalog(con, granted)
+def grant_scope_from_catalog(con: Any, granted: Mapping[str, Iterable[str] | None],
+                             hidden: frozenset[str] = HIDDEN_COLUMNS) -> GrantScope:
+    """Build a scope from granted columns (``None`` = every column of the dataset) and the catalog's tables.
+    ``hidden`` columns are left out of both, so no query can name them and ``*`` never expands to them."""
+    real = {t: tuple(c for c in cols if c not in hidden) for t, cols in table_columns_from_catalog(con, granted).items()}
     columns = {
-        dataset.lower(): frozenset(real.get(dataset.lower(), ())) if cols is None else frozenset(cols)
+        dataset.lower(): frozenset(real.get(dataset.lower(), ())) if cols is None
+        else frozenset(c for c in cols if c.lower() not in hidden)
         for dataset, cols in granted.items()
     }
     return GrantScope(columns=columns, table_columns=real)

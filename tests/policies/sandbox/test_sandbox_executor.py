@@ -303,7 +303,7 @@ def test_given_record_tier_then_max_rows_argument_caps_too(cursor, scope, polici
 def test_given_extract_tier_then_export_rows_writes_csv(cursor, scope, history) -> None:
     policies = _policies({"lab_results": {"tier": "extract"}})
     outcome = run(
-        cursor, "SELECT test_code, value, collected_at FROM lab_results ORDER BY record_id", scope, policies, history
+        cursor, "SELECT test_code, value, collected_at FROM lab_results ORDER BY collected_at", scope, policies, history
     )
     assert outcome.tier is Tier.EXTRACT
     parsed = list(csv.reader(io.StringIO(export_rows(outcome).decode("utf-8"))))

@@ -60,3 +60,10 @@ def test_given_a_join_within_the_grant_then_people_still_link_across_datasets(cu
 def test_given_a_cte_named_like_a_dataset_then_the_query_is_refused(cursor, scope, history) -> None:
     with pytest.raises(QueryRefused):
         run(cursor, "WITH lab_results AS (SELECT 1 AS patient_pseudonym) SELECT * FROM lab_results", scope, history)
+
+
+def test_given_record_ids_then_they_are_rekeyed_per_grant_too(cursor, scope, history) -> None:
+    ids = {r[0] for r in cursor.execute("SELECT record_id FROM lab_results").fetchall()}
+    a = {r[0] for r in run(cursor, "SELECT record_id FROM lab_results", scope, history, "grant-a").rows}
+    b = {r[0] for r in run(cursor, "SELECT record_id FROM lab_results", scope, history, "grant-b").rows}
+    assert len(a) == len(ids) and not (a & ids) and not (a & b)
