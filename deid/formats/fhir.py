@@ -51,6 +51,15 @@ class _CompiledRule:
     prefixes: frozenset[str]
 
 
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+
+
+def public_type(value: object) -> str:
+    """A resourceType for a rejection detail: echoed only when it has the shape of a FHIR type name, since the
+    field comes from the sender and could hold anything."""
+    return value if isinstance(value, str) and _RESOURCE_TYPE.fullmatch(value) else "(not a resource type name)"
+
+
 def compile_fhir(rules: FhirRules) -> dict[str, _CompiledRule]:
     """Per resource type: merged common + resource paths and the set of path prefixes (built once per profile)."""
     compiled: dict[str, _CompiledRule] = {}
@@ -281,7 +290,7 @@ def _resource(res: dict[str, Any], run: _Run, ctx: OperatorContext, *, contained
     if rule is None:
         if run.rules.unknown_resources == "drop":
             return None
-        raise RecordRejected("fhir_unknown_resource", rtype)
+        raise RecordRejected("fhir_unknown_resource", public_type(rtype))
     out: dict[str, Any] = {"resourceType": rtype}
     for key, value in res.items():
         if key == "resourceType":
@@ -428,7 +437,7 @@ def deidentify_fhir(
     if not is_bundle:
         out = _resource(resource, run, context_for(resource))
         if out is None:
-            raise RecordRejected("fhir_unknown_resource", str(resource.get("resourceType")))
+            raise RecordRejected("fhir_unknown_resource", public_type(resource.get("resourceType")))
         return out, first_patient
     bundle_ctx = patients[0] if len(patients) == 1 else env.patient_context(None, known)
     out_bundle: dict[str, Any] = {"resourceType": "Bundle"}

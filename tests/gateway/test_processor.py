@@ -100,3 +100,13 @@ def test_given_an_engine_that_raises_then_the_message_is_dead_lettered(processor
     out = p.process("hds.raw.st-luke.adt", b"k", ADT.encode(), headers())
     assert out.dead_letter and out.reason == "internal_error"
     assert "WHITAKER" not in json.dumps([(k, v.decode()) for k, v in out.headers])
+
+
+def test_given_an_unknown_fhir_type_then_the_dead_letter_never_echoes_a_free_text_type(processor: Processor) -> None:
+    value = json.dumps({"resourceType": "Smith, John 617-555-0101", "id": "x"}).encode()
+    out = processor.process("hds.raw.st-luke.fhir", b"k", value, {})
+    assert out.dead_letter and out.reason == "fhir_unknown_resource"
+    headers = json.dumps([(k, v.decode()) for k, v in out.headers])
+    assert "Smith" not in headers and "555" not in headers
+    named = processor.process("hds.raw.st-luke.fhir", b"k", b'{"resourceType": "Appointment"}', {})
+    assert named.dead_letter and dict((k, v.decode()) for k, v in named.headers)["dlq-detail"] == "Appointment"
