@@ -67,11 +67,12 @@ def _identity_and_known(row: dict[str, Any], rules: CsvRules) -> tuple[PatientId
 
 
 def deidentify_csv_row(row: dict[str, Any], rules: CsvRules, env: Environment) -> tuple[dict[str, Any], str | None]:
-    for column in row:
+    for position, column in enumerate(row, 1):
         if not isinstance(column, str):
             raise RecordRejected("csv_bad_column")
         if column not in rules.columns and rules.unknown_columns == "reject":
-            raise RecordRejected("csv_unknown_column", f"column {column}")
+            # By position, not name: a file published without its header row makes patient data the "names".
+            raise RecordRejected("csv_unknown_column", f"column {position}")
     identity, known, mrn = _identity_and_known(row, rules)
     ctx = env.patient_context(identity, known, local_patient_id=mrn)
     out: dict[str, Any] = {}

@@ -110,3 +110,12 @@ def test_given_an_unknown_fhir_type_then_the_dead_letter_never_echoes_a_free_tex
     assert "Smith" not in headers and "555" not in headers
     named = processor.process("hds.raw.st-luke.fhir", b"k", b'{"resourceType": "Appointment"}', {})
     assert named.dead_letter and dict((k, v.decode()) for k, v in named.headers)["dlq-detail"] == "Appointment"
+
+
+def test_given_a_csv_published_without_its_header_then_the_dead_letter_names_no_value(processor: Processor) -> None:
+    # Row objects built from a header-less file: the first data row became the column names.
+    row = {"6512330": "6512331", "ADEYEMI, GREGORY N": "OKAFOR, ADA", "1952-01-07": "1960-02-02"}
+    out = processor.process("hds.raw.st-luke.lab", b"k", json.dumps(row).encode(), {})
+    assert out.dead_letter and out.reason == "csv_unknown_column"
+    headers = json.dumps([(k, v.decode()) for k, v in out.headers])
+    assert "ADEYEMI" not in headers and "6512330" not in headers and "column 1" in headers
