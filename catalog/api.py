@@ -60,15 +60,7 @@ def create_app(services: Services) -> FastAPI:
     for k, v in services.extra_state.items():
         setattr(st, k, v)
 
-    def _rows() -> dict[str, int]:
-        out = {}
-        for ds in services.store.dataset_ids():
-            summary = services.store.dataset_summary(ds)
-            if summary:
-                out[ds] = summary["rows"]
-        return out
-
-    metrics.add_dataset_rows(_rows)
+    metrics.add_dataset_rows(services.store.row_counts)
 
     @app.middleware("http")
     async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]

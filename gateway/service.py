@@ -38,7 +38,6 @@ class GatewayStats:
     dead_lettered: int = 0
     retries: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
-    last_activity: float = field(default_factory=time.monotonic)
 
     def as_dict(self) -> dict[str, object]:
         return {"consumed": self.consumed, "produced": self.produced, "dead_lettered": self.dead_lettered,
@@ -150,7 +149,6 @@ class GatewayService:
             self.stats.dead_lettered += dead
             for k, v in reasons.items():
                 self.stats.reasons[k] = self.stats.reasons.get(k, 0) + v
-            self.stats.last_activity = time.monotonic()
             log.debug("batch: %d in, %d de-identified, %d dead-lettered", n, n - dead, dead)
             if self._on_batch:
                 self._on_batch(self.stats)

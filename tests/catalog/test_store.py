@@ -110,3 +110,9 @@ def test_given_duplicates_inside_one_batch_then_one_row_is_kept(tmp_path: Path) 
 def test_given_a_large_batch_then_every_row_is_inserted(tmp_path: Path) -> None:
     store = CatalogStore(tmp_path / "c.duckdb")
     assert store.apply_batch([rec(env(f"r{i}"), i) for i in range(1234)]) == 1234
+
+
+def test_given_datasets_then_row_counts_match_their_summaries(tmp_path: Path) -> None:
+    store = CatalogStore(tmp_path / "c.duckdb")
+    store.apply_batch([rec(env("a"), 0), rec(env("b"), 1), rec(env("c", dataset="lab_results"), 0, "hds.deid.lab_results")])
+    assert store.row_counts() == {"admissions": 2, "lab_results": 1}
