@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from catalog.deps import CurrentPrincipal
 from catalog.metrics import CatalogMetrics
 from catalog.store import CatalogStore
-from gateway.feeds import FeedRegistry
-from gateway.settings import Settings
+from policies.feeds import FeedRegistry
+from policies.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def create_app(services: Services) -> FastAPI:
 
 def _install_governance(app: FastAPI, services: Services) -> None:
     """Access requests, grants and audit (policies/access, policies/audit)."""
-    from policies.access.wiring import install
+    from catalog.governance import install
 
     from policies.sandbox.differencing import QueryHistory
     from policies.sandbox.fingerprint_store import FingerprintStore

@@ -14,8 +14,8 @@ import uvicorn
 from catalog.api import Services, create_app
 from catalog.loader import Loader
 from catalog.store import CatalogStore
-from gateway.feeds import FeedRegistry
-from gateway.settings import Settings
+from policies.feeds import FeedRegistry
+from policies.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import hashlib
 import hmac
 from typing import Any
 
-from gateway.feeds import FeedRegistry
+from policies.feeds import FeedRegistry
 from gateway.processor import Processor
-from gateway.settings import Settings, SettingsError
+from policies.settings import Settings, SettingsError
 
 
 def build_engine(settings: Settings) -> Any:

@@ -42,7 +42,7 @@ def test_gateway_environment_matches_settings_from_env(minimal: Release) -> None
 
 
 def test_gateway_environment_is_accepted_by_settings_from_env(minimal: Release) -> None:
-    from gateway.settings import Settings
+    from policies.settings import Settings
 
     env = env_of(container(minimal.get("Deployment", "city-hds-gateway"), "gateway"))
     plain = {name: var["value"] for name, var in env.items() if "value" in var}

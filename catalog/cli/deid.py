@@ -80,7 +80,7 @@ def cmd_text(args: argparse.Namespace, stdin: TextIO | None = None, stdout: Text
 def cmd_message(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     from deid.engine import Deidentifier
     from deid.keys import Keyring
-    from gateway.settings import Settings
+    from policies.settings import Settings
 
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     settings = Settings.from_env()

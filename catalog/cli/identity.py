@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
 
 
 def token_command(args: argparse.Namespace) -> int:
-    from gateway.settings import Settings, SettingsError
+    from policies.settings import Settings, SettingsError
     from policies.identity.dev_issuer import DevIssuer
     from policies.identity.errors import IdentityConfigError
     from policies.identity.factory import issuer_from_settings
@@ -74,7 +74,7 @@ def token_command(args: argparse.Namespace) -> int:
 
 
 def keycloak_bootstrap_command(args: argparse.Namespace) -> int:
-    from gateway.settings import Settings, SettingsError
+    from policies.settings import Settings, SettingsError
     from keycloak.exceptions import KeycloakError
 
     from policies.identity.errors import GrantMirrorError, IdentityConfigError

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.settings import Settings
+from policies.settings import Settings
 
 
 def _say(msg: str) -> None:
@@ -62,7 +62,7 @@ def _start_gateway(settings: Settings, bootstrap: str, log_path: Path) -> subpro
     })
     log = open(log_path, "ab")  # noqa: SIM115
     try:
-        return subprocess.Popen([sys.executable, "-m", "gateway.cli", "gateway"], env=env, stdout=log, stderr=log,
+        return subprocess.Popen([sys.executable, "-m", "catalog.cli.main", "gateway"], env=env, stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL)
     finally:
         log.close()
@@ -126,7 +126,7 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
     from gateway.broker import EmbeddedBroker
     from gateway.kafka_io import make_producer
     from gateway.publish import publish_files
-    from gateway.synth import generate
+    from catalog.cli.synth.feeds import generate
 
     started = time.monotonic()
     temp_dir: Path | None = None

@@ -13,11 +13,11 @@ import threading
 from pathlib import Path
 
 # Other packages contribute their subcommands through `register(subparsers)`.
-_REGISTRARS = ("deid.cli", "policies.identity.cli", "policies.audit.cli")
+_REGISTRARS = ("catalog.cli.deid", "catalog.cli.identity", "catalog.cli.audit")
 
 
 def _settings(args: argparse.Namespace, *, need_deid_keys: bool = True):  # type: ignore[no-untyped-def]
-    from gateway.settings import Settings
+    from policies.settings import Settings
 
     s = Settings.from_env(need_deid_keys=need_deid_keys)
     if getattr(args, "bootstrap", None):
@@ -68,7 +68,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from gateway.synth import generate
+    from catalog.cli.synth.feeds import generate
 
     manifest = generate(Path(args.out), seed=args.seed, patients=args.patients)
     hospitals = getattr(manifest, "hospitals", {})
@@ -86,7 +86,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     settings = _settings(args)
     bootstrap = _require_bootstrap(settings)
     try:
-        from gateway.topics import raw_topic
+        from policies.topics import raw_topic
 
         raw_topic(args.hospital, args.feed)
     except ValueError as exc:
@@ -149,7 +149,7 @@ def cmd_catalog_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gateway.demo import run_demo
+    from catalog.cli.demo import run_demo
 
     settings = _settings(args)
     if args.port is not None:
@@ -167,7 +167,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     if args.hospital:
         import re
 
-        from gateway.topics import check_name
+        from policies.topics import check_name
 
         pattern = r"^hds\.dlq\." + re.escape(check_name("hospital", args.hospital)) + r"\..+"
     reasons: dict[str, int] = {}
@@ -182,7 +182,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from gateway.bench import run_bench
+    from catalog.cli.bench import run_bench
 
     result = run_bench(args.what, _settings(args), size=args.size)
     print(json.dumps(result))
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from gateway.settings import SettingsError
+        from policies.settings import SettingsError
 
         if isinstance(exc, SettingsError):
             print(f"hds: configuration error: {exc}", file=sys.stderr)

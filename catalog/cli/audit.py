@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def handle_verify(args: argparse.Namespace) -> int:
     db_path: Path | None = args.db
     if db_path is None:
-        from gateway.settings import Settings
+        from policies.settings import Settings
 
         db_path = Settings.from_env(need_deid_keys=False).db_path
     if not db_path.exists():
@@ -70,7 +70,7 @@ def _finish(report: dict[str, object], code: int, message: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m policies.audit.cli verify`) until the `hds` CLI registers this module."""
+    """Standalone entry (`python -m catalog.cli.audit verify`) until the `hds` CLI registers this module."""
     parser = argparse.ArgumentParser(prog="hds")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["audit", *(argv if argv is not None else sys.argv[1:])])

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.settings import Settings
+from policies.settings import Settings
 
 
 def _peak_rss_mb() -> float:
@@ -27,7 +27,7 @@ def _synth_messages(seed: int, patients: int) -> dict[str, list[Any]]:
     import json
 
     from gateway.readers import read_feed_file
-    from gateway.synth import generate
+    from catalog.cli.synth.feeds import generate
 
     out: dict[str, list[Any]] = {}
     with tempfile.TemporaryDirectory(prefix="hds-bench-") as d:
@@ -91,7 +91,7 @@ def bench_pipeline(settings: Settings, size: int | None) -> dict[str, Any]:
     feeds = _synth_messages(13, patients)
     total = sum(len(v) for v in feeds.values())
     _say(f"{total} synthetic messages")
-    from gateway.feeds import FeedRegistry
+    from policies.feeds import FeedRegistry
     from gateway.kafka_io import PatternFollower, ensure_topics
 
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="hds-bench-") as d:
