@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from helm_python import Chart
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import Release, container, env_of, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import Release, container, env_of, merged, render
 
 
 def test_catalog_is_a_single_replica_statefulset_even_when_asked_for_more(chart: Chart) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from helm_python import Chart
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import Release, container, env_of, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import Release, container, env_of, merged, render
 
 
 def test_given_replica_count_then_gateway_deployment_runs_that_many(chart: Chart) -> None:
