@@ -28,7 +28,10 @@ def register(subparsers: Any) -> None:
     message.set_defaults(func=cmd_message)
 
     ev = sub.add_parser("eval", help='score the text redactor on gold JSON lines {"id","text","spans"}')
-    ev.add_argument("--gold", required=True)
+    ev_src = ev.add_mutually_exclusive_group(required=True)
+    ev_src.add_argument("--gold", help="one gold file (PhysioNet ids: tuning and validation parts reported apart)")
+    ev_src.add_argument("--suite", action="store_true", help="every corpus: PhysioNet parts, Faker seeds, synthetic")
+    ev.add_argument("--physionet", default=None, help="PhysioNet gold file for --suite")
     ev.add_argument("--lang", choices=["en", "zh", "auto"], default="auto")
     ev.set_defaults(func=cmd_eval)
 
@@ -105,8 +108,10 @@ def cmd_message(args: argparse.Namespace, stdin: TextIO | None = None, stdout: T
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from deid.text.evaluation import run_cli
+    from deid.text.evaluation import run_cli, run_suite
 
+    if getattr(args, "suite", False):
+        return int(run_suite(args.physionet))
     return int(run_cli(args.gold, lang=args.lang))
 
 
