@@ -15,6 +15,7 @@ import spacy
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
+from deid.text.address_rule import AddressRule
 from deid.text.allowlist import eponym_phrase_spans, is_allowed
 from deid.text.lexicon import common_words
 from deid.text.chinese_rules import chinese_rules
@@ -50,7 +51,7 @@ def _blank_nlp_engine() -> SpacyNlpEngine:
 
 def _rules_for(lang: str, extra_id_patterns: Sequence[str]) -> list[Rule]:
     if lang == "en":
-        return [english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule()]
+        return [english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule()]
     return [*chinese_rules(), english_pattern_rule(extra_id_patterns)]
 
 
