@@ -25,7 +25,7 @@ _TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?|\d+")
 FACILITY_WORDS = frozenset(
     """
     hospital hospitals hosp hospiatal medical memorial house rehab rehabilitation manor clinic infirmary hospice
-    vamc va healthcare center centre nursing institute sanitarium home's health regional campus
+    vamc va healthcare center centre nursing institute sanitarium home's health regional campus urgent
     """.split()
 )
 _STRONG_FACILITY = frozenset("hospital hospitals hosp hospiatal memorial vamc va infirmary".split())

@@ -18,7 +18,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from deid.text.address_rule import AddressRule
 from deid.text.allowlist import eponym_phrase_spans, is_allowed
 from deid.text.lexicon import common_words
-from deid.text.chinese_rules import chinese_rules
+from deid.text.chinese_rules import MixedScriptNameRule, chinese_rules
 from deid.text.english_patterns import english_pattern_rule
 from deid.text.known_rule import KnownRule
 from deid.text.name_rule import NameRule
@@ -51,7 +51,7 @@ def _blank_nlp_engine() -> SpacyNlpEngine:
 
 def _rules_for(lang: str, extra_id_patterns: Sequence[str]) -> list[Rule]:
     if lang == "en":
-        return [english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule()]
+        return [english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule(), MixedScriptNameRule(True)]
     return [*chinese_rules(), english_pattern_rule(extra_id_patterns)]
 
 
