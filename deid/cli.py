@@ -108,14 +108,18 @@ def _answer_text(redactor: Any, item: Any, n: int, lang: str, known: Any, out: T
     return 0
 
 
-def cmd_message(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    from deid.engine import Deidentifier
-    from deid.keys import Keyring
-    from gateway.settings import Settings
-
+def cmd_message(
+    args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None, engine: Any = None
+) -> int:
+    """`engine`: a ready `Deidentifier` (tests); by default one is built from the settings (keys, profiles)."""
     inp, out = stdin or sys.stdin, stdout or sys.stdout
-    settings = Settings.from_env()
-    engine = Deidentifier(keyring=Keyring(settings.deid_keys, current=settings.deid_key_id), profiles_dir=settings.profiles_dir)
+    if engine is None:
+        from deid.engine import Deidentifier
+        from deid.keys import Keyring
+        from gateway.settings import Settings
+
+        settings = Settings.from_env()
+        engine = Deidentifier(keyring=Keyring(settings.deid_keys, current=settings.deid_key_id), profiles_dir=settings.profiles_dir)
     profile = args.profile or DEFAULT_PROFILES[args.format]
     status = 0
     for n, line in _lines(inp):

@@ -52,7 +52,9 @@ def _blank_nlp_engine() -> SpacyNlpEngine:
 def _rules_for(lang: str, extra_id_patterns: Sequence[str]) -> list[Rule]:
     if lang == "en":
         return [english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule(), MixedScriptNameRule(True)]
-    return [*chinese_rules(), english_pattern_rule(extra_id_patterns)]
+    # Chinese notes carry English too (names of foreign patients, addresses, drug names): the English
+    # name, place and address rules see only Latin-script words, so they run on Chinese text as well
+    return [*chinese_rules(), english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule()]
 
 
 class TextRedactor:
