@@ -110,6 +110,9 @@ _NOT_INITIALS = frozenset(
 )
 
 
+_MONTH_NAMES = frozenset("april may june august".split())  # also first names ("Seen by April Campbell")
+
+
 @dataclass
 class _Scan:
     """One note being scanned: its tokens, their seed scores, and helpers over the gaps between tokens."""
@@ -344,13 +347,22 @@ class NameRule:
     def _seed_full_names(self, sc: _Scan, i: int) -> None:
         """"Joyce Jacobson", "Seen by John Smith", "SMITH, JOHN Q.", "Amy \"Junior\" Mercado"."""
         low, lex, text, t = sc.toks[i].low, self.lex, sc.text, sc.toks[i]
-        if i + 1 >= sc.n or self._blocked(low):
+        if i + 1 >= sc.n:
             return
         nxt = sc.low(i + 1)
+        cued = sc.low(i - 1) in _PERSON_CUES or i == 0 or "\n" in (sc.gap(i - 1) if i > 0 else "\n")
+        # "Seen by April Campbell", "DAKOTA JENKINS ADMITTED": after a person cue, a census first name (months
+        # included) and a frequent surname
+        first_ok = low in _MONTH_NAMES or (low in lex.census and not self._blocked(low))
+        if cued and sc.gap(i) == " " and nxt in lex.top_last and nxt not in self.very_common and first_ok:
+            if not sc.mixed or (text[t.start].isupper() and text[sc.toks[i + 1].start].isupper()):
+                sc.mark(i, 0.7)
+                sc.mark(i + 1, 0.7)
+        if self._blocked(low):
+            return
         if sc.gap(i) == " " and low in lex.first and self._person_word(nxt) and lex.is_name(nxt) | (nxt not in self.common):
             a, b = text[t.start], text[sc.toks[i + 1].start]
             titled = sc.mixed and a.isupper() and b.isupper() and not sc.word(i).isupper()
-            cued = sc.low(i - 1) in _PERSON_CUES or i == 0 or "\n" in (sc.gap(i - 1) if i > 0 else "\n")
             if nxt not in self.very_common and (titled or (not sc.mixed and low not in self.common12)):
                 sc.mark(i, 0.65)
                 sc.mark(i + 1, 0.65)
@@ -359,7 +371,6 @@ class NameRule:
                 sc.mark(i + 1, 0.7)
         # "Smith, John" / "SMITH, JOHN Q.": a census surname, a comma, a census first name
         if sc.gap(i) == ", " and low in lex.last and nxt in lex.first and not self._blocked(nxt):
-            cued = sc.low(i - 1) in _PERSON_CUES or i == 0 or "\n" in (sc.gap(i - 1) if i > 0 else "\n")
             initial = i + 2 < sc.n and len(sc.low(i + 2)) == 1 and sc.gap(i + 1) == " "
             rare = low not in self.common12 or nxt not in self.common12
             if cued or initial or rare:

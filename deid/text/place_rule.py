@@ -186,6 +186,7 @@ class PlaceRule:
         self.common25 = common_words(25_000)
         self.first_names = name_lexicon().first
         self.census = name_lexicon().census
+        self.very_common = common_words(1500)
         self.drugs = drug_words()
         self.gazetteer = city_gazetteer()
 
@@ -208,12 +209,12 @@ class PlaceRule:
         a, b = sorted((i, j))
         return "\n" not in text[toks[a][1] : toks[b][0]] and toks[b][0] - toks[a][1] <= 3
 
-    def _head_word_ok(self, w: str, facility: str, nxt: str) -> bool:
+    def _head_word_ok(self, w: str, facility: str, nxt: str, titled: bool = False) -> bool:
         """May `w` be part of the name before the facility word? Common words only before a strong facility
         word, or when they are census names or town prefixes ("Gray Clinic", "Port Linda Urgent Care")."""
         if w.isdigit() or self._plain(w) or "'" in w:
             return len(w) == 1 and nxt == "of"  # "U OF MD"
-        if w in PLACE_PREFIXES or (w in self.census and w not in _NOT_HEADS):
+        if w in PLACE_PREFIXES or (w in self.census and w not in _NOT_HEADS and (titled or w not in self.very_common)):
             return True
         if w in self.common and facility not in _STRONG_FACILITY:
             return False
@@ -225,6 +226,7 @@ class PlaceRule:
         if low not in FACILITY_WORDS or i == 0:
             return []
         j, first, skipping = i - 1, None, True
+        mixed = is_mixed_case(text)
         while j >= 0 and self._same_line(text, toks, j, j + 1) and i - j <= 5:
             w = toks[j][2]
             if w in MOVE_VERBS or w in PREPOSITIONS or w in ("the", "a", "an", "his", "her", "their"):
@@ -239,7 +241,8 @@ class PlaceRule:
                 first = j
                 j -= 1
                 continue
-            if not self._head_word_ok(w, low, toks[j + 1][2] if j + 1 < len(toks) else ""):
+            titled = mixed and text[toks[j][0]].isupper() and not text[toks[j][0] : toks[j][1]].isupper()
+            if not self._head_word_ok(w, low, toks[j + 1][2] if j + 1 < len(toks) else "", titled):
                 break
             first = j
             j -= 1
