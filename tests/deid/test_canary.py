@@ -64,7 +64,7 @@ def engine(text_redactor: Any) -> Deidentifier:
 
 def run_message(engine: Deidentifier, fmt: str, profile: str, payloads: list[Any]) -> list[dict[str, Any]]:
     """`hds deid message` in process: the same handler, the engine given."""
-    from deid import cli
+    from catalog.cli import deid as cli
 
     lines = "".join(json.dumps({"id": str(i), "payload": p}) + "\n" for i, p in enumerate(payloads))
     out = io.StringIO()

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
-from deid import cli
+from catalog.cli import deid as cli
 from deid.engine import Deidentifier
 from deid.keys import Keyring
 from deid.text.propagation import FindingsCache, phrases_found

@@ -1,6 +1,6 @@
 """`hds deid ...`: text, message, eval and risk subcommands (JSON lines in, JSON lines out).
 
-Only the standard library is imported at module level; engines are built inside the handlers.
+Presidio and spaCy are loaded only by `deid text` and `deid eval`, inside their handlers.
 """
 
 from __future__ import annotations
@@ -9,6 +9,12 @@ import argparse
 import json
 import sys
 from typing import Any, TextIO
+
+from deid.engine import Deidentifier
+from deid.keys import Keyring
+from deid.risk import RiskInputError, risk_report
+from deid.text.propagation import FindingsCache
+from policies.settings import Settings
 
 DEFAULT_PROFILES = {"hl7v2": "hl7v2-safe-harbor", "fhir": "fhir-safe-harbor", "csv": "csv-lab-safe-harbor"}
 
@@ -56,8 +62,7 @@ def cmd_text(args: argparse.Namespace, stdin: TextIO | None = None, stdout: Text
     """Lines without "group" are answered one by one as they come. From the first line with a "group" on,
     lines are held until the end of input: every grouped line is analysed, the group's findings are shared
     (deid.text.propagation), grouped lines are analysed again with them, and all answers leave in input order."""
-    from deid.text.propagation import FindingsCache
-    from deid.text.redactor import TextRedactor
+    from deid.text.redactor import TextRedactor  # loads Presidio and spaCy (seconds): only `deid text` needs them
 
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     redactor = TextRedactor()
@@ -114,10 +119,6 @@ def cmd_message(
     """`engine`: a ready `Deidentifier` (tests); by default one is built from the settings (keys, profiles)."""
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     if engine is None:
-        from deid.engine import Deidentifier
-        from deid.keys import Keyring
-        from gateway.settings import Settings
-
         settings = Settings.from_env()
         engine = Deidentifier(keyring=Keyring(settings.deid_keys, current=settings.deid_key_id), profiles_dir=settings.profiles_dir)
     profile = args.profile or DEFAULT_PROFILES[args.format]
@@ -140,7 +141,7 @@ def cmd_message(
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from deid.text.evaluation import run_cli, run_suite
+    from deid.text.evaluation import run_cli, run_suite  # loads Presidio and spaCy: only `deid eval` needs them
 
     if getattr(args, "suite", False):
         return int(run_suite(args.physionet))
@@ -148,8 +149,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_risk(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
-    from deid.risk import RiskInputError, risk_report
-
     out = stdout or sys.stdout
     quasi = [q.strip() for q in args.quasi.split(",") if q.strip()]
     try:
