@@ -129,7 +129,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     if settings.gateway_metrics_port:
         from gateway.metrics import start_metrics_server
 
-        start_metrics_server(service, settings.gateway_metrics_port)
+        start_metrics_server(service, settings.gateway_metrics_port, host=settings.gateway_metrics_host)
     print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)
     stats = service.run(stop)
     print(json.dumps(stats.as_dict()))

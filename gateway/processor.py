@@ -155,5 +155,10 @@ class Processor:
             "dlq-source-offset": where.get("offset", ""),
             "dlq-failed-at": self._now().isoformat(),
         })
+        # Keyed by the id this message would have had as a record: the same input dead-letters under the same
+        # key however often it is redelivered or replayed, so readers (and a compacted topic) deduplicate.
+        dlq_id = self.record_id(hospital, feed, key, value)
+        out["dlq-id"] = dlq_id
         topic = dlq_topic(hospital, feed) if hospital != "unknown" else "hds.dlq.unknown"
-        return Outcome(topic, key, value, [(k, v.encode()) for k, v in out.items()], True, reason=reason, source=where)
+        return Outcome(topic, dlq_id.encode(), value, [(k, v.encode()) for k, v in out.items()], True, reason=reason,
+                       source=where)
