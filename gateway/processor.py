@@ -58,6 +58,13 @@ class Processor:
     def registry(self) -> FeedRegistry:
         return self._registry
 
+    def warm_up(self) -> None:
+        """Build what the engine builds lazily (the free-text redactor: seconds), before the first message,
+        so readiness means ready and a stop signal is not held up by a first message."""
+        build = getattr(self._engine, "redactor", None)
+        if callable(build):
+            build()
+
     def record_id(self, hospital: str, feed: str, message_key: bytes | None, value: bytes) -> str:
         basis = message_key if message_key else hashlib.sha256(value).hexdigest().encode()
         mac = hmac.new(self._record_key, b"record\x1f" + hospital.encode() + b"\x1f" + feed.encode() + b"\x1f" + basis,

@@ -90,6 +90,7 @@ class GatewayService:
         return self.running and self.stats.loop.assigned and self.stats.loop.polled > 0
 
     def run(self, stop: threading.Event) -> GatewayStats:
+        self._processor.warm_up()
         if self._topics:
             ensure_topics(self._bootstrap, self._topics, security=self._security)
         self._producer = self._wrap(make_producer(self._bootstrap, client_id="hds-gateway", security=self._security))
