@@ -12,7 +12,7 @@ from typing import Any
 from catalog.store import CatalogStore, LoadedRecord
 from gateway.consume_loop import ConsumeLoop, LoopConfig, LoopStats
 from gateway.kafka_io import ensure_topics, make_consumer
-from gateway.topics import DEID_PATTERN, dataset_of
+from policies.topics import DEID_PATTERN, dataset_of
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 from gateway.consume_loop import ConsumeLoop, LoopConfig, LoopStats
 from gateway.kafka_io import ensure_topics, headers_dict, make_consumer, make_producer, resolve_assignment
 from gateway.processor import Processor
-from gateway.topics import RAW_PATTERN
+from policies.topics import RAW_PATTERN
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from gateway.kafka_io import ensure_topics, make_producer
 from gateway.publish import send_messages
 from gateway.readers import read_feed_file
 from gateway.runtime import build_processor
-from gateway.settings import Settings
-from gateway.synth import generate
+from policies.settings import Settings
+from catalog.cli.synth.feeds import generate
 
 pytestmark = pytest.mark.integration
 KEY = "test-key-0123456789-0123456789-abcdef"
