@@ -175,7 +175,7 @@ def add_deid_commands(subparsers: Any) -> None:
     sub = deid.add_subparsers(dest="deid_command", required=True)
     deid.set_defaults(func=cmd_deid)
 
-    text = sub.add_parser("text", help='JSON lines {"id","text","lang"?} -> {"id","text","entities"}')
+    text = sub.add_parser("text", help='JSON lines {"id","text","lang"?,"group"?} -> {"id","text","entities"}')
     text.add_argument("--lang", choices=["en", "zh", "auto"], default="auto")
 
     message = sub.add_parser("message", help='JSON lines {"id","payload"} -> {"id","payload"} de-identified')
@@ -184,7 +184,10 @@ def add_deid_commands(subparsers: Any) -> None:
     message.add_argument("--hospital", default="default", help="hospital scope of local identifiers")
 
     ev = sub.add_parser("eval", help='score the text redactor on gold JSON lines {"id","text","spans"}')
-    ev.add_argument("--gold", required=True)
+    ev_src = ev.add_mutually_exclusive_group(required=True)
+    ev_src.add_argument("--gold", help="one gold file (PhysioNet ids: tuning and validation parts reported apart)")
+    ev_src.add_argument("--suite", action="store_true", help="every corpus: PhysioNet parts, Faker seeds, synthetic")
+    ev.add_argument("--physionet", default=None, help="PhysioNet gold file for --suite")
     ev.add_argument("--lang", choices=["en", "zh", "auto"], default="auto")
 
     risk = sub.add_parser("risk", help="k-anonymity, share of records in classes < k, l-diversity (JSON)")
