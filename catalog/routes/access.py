@@ -15,11 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog.deps import require_roles
 from catalog.errors import SafeValidationRoute
 from policies.access.service import AccessService
-from policies.principal import Principal
+from policies.principal import ADMIN, RESEARCHER, STEWARD, Principal
 
-ADMIN = "authority-admin"
-STEWARD = "data-steward"
-RESEARCHER = "researcher"
 
 
 router = APIRouter(prefix="/api", tags=["access"], route_class=SafeValidationRoute)
