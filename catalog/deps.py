@@ -29,7 +29,6 @@ def current_principal(request: Request) -> Principal:
         raise
     except Exception:  # any other verification failure is a refused token too; nothing of it is echoed
         raise AuthError("invalid token") from None
-    request.state.principal = principal
     audit = getattr(request.app.state, "audit", None)
     if audit is not None:  # the first sight of a token session is audited before anything it does
         audit.record_login(principal)
