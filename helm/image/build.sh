@@ -19,6 +19,7 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
 say() { printf 'build.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
+cannot() { say "cannot build here: $*"; exit 77; }  # a missing prerequisite, not a failed build
 
 name="${HDS_IMAGE_NAME:-localhost/hds}"
 work_dir="${HDS_IMAGE_WORK:-${TMPDIR:-/tmp}/hds-image}"
@@ -28,9 +29,9 @@ if [[ -z "$python" ]]; then
   if [[ -x .venv/bin/python ]]; then python=.venv/bin/python; else python=python3; fi
 fi
 
-[[ "$(id -u)" == 0 ]] || die "needs root (debootstrap and chroot)"
-for tool in debootstrap podman chroot tar; do
-  command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install debootstrap podman runc)"
+[[ "$(id -u)" == 0 ]] || cannot "needs root (debootstrap and chroot)"
+for tool in debootstrap podman runc chroot tar; do
+  command -v "$tool" >/dev/null || cannot "$tool is not installed (apt-get install debootstrap podman buildah runc)"
 done
 
 # --- the version is the image tag ------------------------------------------------------------------------------
@@ -71,27 +72,29 @@ mirror_from_apt() {
   done
 }
 mirror="${HDS_DEBIAN_MIRROR:-$(mirror_from_apt | head -n1)}"
-[[ -n "$mirror" ]] || die "no Debian mirror for suite $suite in /etc/apt/sources.list*; set HDS_DEBIAN_MIRROR"
+[[ -n "$mirror" ]] || cannot "no Debian mirror for suite $suite in /etc/apt/sources.list*; set HDS_DEBIAN_MIRROR"
 say "image $image from $suite at $mirror (scratch: $work)"
 
 started=$SECONDS
+step_started=$SECONDS
+step() { say "$1 (previous step $((SECONDS - step_started)) s)"; step_started=$SECONDS; }
 rootfs="$work/rootfs"
 wheels="$work/wheels"
 
 # --- 1. wheels of the project and its pinned dependencies, built on the host -----------------------------------
 rm -rf "$wheels"
 mkdir -p "$wheels"
-say "[1/5] wheels of the project and its dependencies"
+step "[1/5] wheels of the project and its dependencies"
 "$python" -m pip wheel -q --wheel-dir "$wheels" . >&2
 
 # --- 2. the root filesystem ------------------------------------------------------------------------------------
-say "[2/5] debootstrap --variant=minbase $suite"
+step "[2/5] debootstrap --variant=minbase $suite"
 rm -rf "$rootfs"
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates "$suite" "$rootfs" "$mirror" \
   >"$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap failed (log: $work/debootstrap.log)"; }
 
 # --- 3. the venv, installed inside the root filesystem from the local wheels (no network) ----------------------
-say "[3/5] venv /opt/hds/venv"
+step "[3/5] venv /opt/hds/venv"
 mkdir -p "$rootfs/tmp/wheels"
 cp "$wheels"/*.whl "$rootfs/tmp/wheels/"
 dist="$("$python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["name"])')"
@@ -102,7 +105,7 @@ chroot "$rootfs" /opt/hds/venv/bin/hds --help >/dev/null || die "the installed h
 rm -rf "$rootfs/tmp/wheels"
 
 # --- 4. user, writable volumes, pinned package lists, trimming -------------------------------------------------
-say "[4/5] user 10001, volumes, package lists, trimming"
+step "[4/5] user 10001, volumes, package lists, trimming"
 echo "hds:x:10001:10001:health data space:/var/lib/hds:/usr/sbin/nologin" >>"$rootfs/etc/passwd"
 echo "hds:x:10001:" >>"$rootfs/etc/group"
 echo "hds:!:19000::::::" >>"$rootfs/etc/shadow"
@@ -125,11 +128,15 @@ INFO
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/var/cache/debconf/*-old \
   "$rootfs"/var/log/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
   "$rootfs"/usr/share/lintian "$rootfs"/usr/share/locale/* "$rootfs"/root/.cache "$rootfs"/var/lib/hds/*
-find "$rootfs/opt/hds/venv" -name '*.pyc' -path '*/tests/*' -delete 2>/dev/null || true
+# Nothing installs at run time: pip and setuptools go (the lock above still lists them), and so do the
+# packages' own test suites, which nothing imports.
+chroot "$rootfs" /opt/hds/venv/bin/pip uninstall -q -y pip setuptools >&2
+find "$rootfs"/opt/hds/venv/lib/python3*/site-packages -mindepth 2 -type d -name tests -prune -exec rm -rf {} +
+chroot "$rootfs" /opt/hds/venv/bin/hds --help >/dev/null || die "hds does not start after trimming"
 : >"$rootfs/etc/machine-id"
 
 # --- 5. the image ----------------------------------------------------------------------------------------------
-say "[5/5] podman import $image"
+step "[5/5] podman import $image"
 podman rmi -f "$image" >/dev/null 2>&1 || true
 tar --numeric-owner -C "$rootfs" -c . | podman import \
   --change 'ENV PATH=/opt/hds/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

@@ -54,3 +54,7 @@ def dev(chart: Chart) -> Release:
 @pytest.fixture(scope="session")
 def with_mllp(chart: Chart) -> Release:
     return render(chart, WITH_MLLP)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "podman: plays the chart as pods with podman (make test includes it where podman is installed)")

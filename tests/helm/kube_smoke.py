@@ -143,6 +143,11 @@ def secret_payload(data: dict[str, str]) -> bytes:
     return json.dumps(data, sort_keys=True).encode()
 
 
+def as_text(obj: Any) -> str:
+    """API answers as the text the leak check searches: JSON with every character as itself (no \\u escapes)."""
+    return json.dumps(obj, ensure_ascii=False)
+
+
 def leaked_identifiers(text: str, identifiers: dict[str, list[str]]) -> dict[str, int]:
     """Per kind, how many raw identifiers (4+ characters, case-insensitive) occur in `text`."""
     haystack = text.lower()
@@ -430,7 +435,9 @@ def run_smoke(*, work: Path, build: bool, timeout_s: float, keep: bool = False) 
                 return podman.run("exec", catalog_container, "hds", "token", "--user", user, "--role", role).strip()
 
             researcher, admin = token("kube-smoke-researcher", "researcher"), token("kube-smoke-admin", "authority-admin")
-            _consumed, deidentified = _wait("the gateway to consume every message", processed, timeout_s)
+            consumed, deidentified = _wait("the gateway to consume every message", processed, timeout_s)
+            dead = _metric(str(_http(metrics_url)[1]), "hds_gateway_dead_letters")
+            summary.update(consumed=int(consumed), deidentified=int(deidentified), dead_lettered=int(dead))
 
             def listed() -> list[dict[str, Any]] | None:
                 status, body = _http(f"{api}/api/datasets", token=researcher)
@@ -453,7 +460,7 @@ def run_smoke(*, work: Path, build: bool, timeout_s: float, keep: bool = False) 
             summary["datasets_empty"] = sorted(d["id"] for d in datasets if d["rows"] <= 0)
 
             # What a researcher can see of records: the record-tier datasets, through a granted query.
-            api_text: list[str] = [json.dumps(datasets)]
+            api_text: list[str] = [as_text(datasets)]
             record_tier = [d["id"] for d in datasets if d["tier"] == "record"]
             for ds in record_tier:
                 status, req = _http(f"{api}/api/access-requests", token=researcher,
@@ -463,7 +470,7 @@ def run_smoke(*, work: Path, build: bool, timeout_s: float, keep: bool = False) 
                                        body={"grant_id": grant["grant_id"], "sql": f'SELECT * FROM "{ds}"'})
                 if status != 200 or not result.get("rows"):
                     raise RuntimeError(f"the granted query on {ds} answered {status}")
-                api_text.append(json.dumps(result["rows"]))
+                api_text.append(as_text(result["rows"]))
             summary["api_rows_checked"] = sum(len(json.loads(t)) for t in api_text[1:])
             summary["api_identifier_leaks"] = leaked_identifiers("\n".join(api_text), identifiers)
 
@@ -487,6 +494,9 @@ def run_smoke(*, work: Path, build: bool, timeout_s: float, keep: bool = False) 
         "records were pseudonymised with the key from the podman secret": summary["key_ids"] == [SMOKE_KEY_ID],
         "every container runs as uid 10001 on a read-only root": all(
             c["read_only_root"] and c["user"].split(":")[0] == "10001" for c in summary["containers"].values()),
+        "every published message was de-identified or dead-lettered":
+            summary["deidentified"] + summary["dead_lettered"] >= summary["messages_published"],
+        "the catalog holds every de-identified record": sum(summary["rows"].values()) >= summary["deidentified"],
         "every synthetic feed reached the catalog": not summary["feeds_missing"],
         "every dataset filled": not summary["datasets_empty"] and len(summary["rows"]) >= 4,
         "record-tier rows were read through a granted query": len(record_tier) >= 1 and summary["api_rows_checked"] > 0,
