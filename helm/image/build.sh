@@ -12,6 +12,7 @@
 #   HDS_DEBIAN_MIRROR  Debian mirror (default: the first one apt is configured with for the suite)
 #   HDS_DEBIAN_SUITE   Debian suite (default: this machine's VERSION_CODENAME, else bookworm)
 #   PYTHON             Python that builds the wheels (default: .venv/bin/python, else python3)
+#   HDS_IMAGE_KEEP_ROOTFS=1  keep the root filesystem and wheels under the scratch directory after the build
 # Needs root (debootstrap, chroot), debootstrap and podman. Prints the image reference as its last line.
 set -euo pipefail
 
@@ -75,6 +76,9 @@ mirror="${HDS_DEBIAN_MIRROR:-$(mirror_from_apt | head -n1)}"
 [[ -n "$mirror" ]] || cannot "no Debian mirror for suite $suite in /etc/apt/sources.list*; set HDS_DEBIAN_MIRROR"
 say "image $image from $suite at $mirror (scratch: $work)"
 
+# One build at a time per scratch directory (a second one waits).
+exec 9>"$work/build.lock"
+flock 9
 started=$SECONDS
 step_started=$SECONDS
 step() { say "$1 (previous step $((SECONDS - step_started)) s)"; step_started=$SECONDS; }
@@ -152,5 +156,8 @@ tar --numeric-owner -C "$rootfs" -c . | podman import \
   --change "LABEL org.opencontainers.image.title=hds org.opencontainers.image.version=$version" \
   --message "hds $version (helm/image/build.sh)" - "$image" >/dev/null
 size="$(podman image inspect --format '{{.Size}}' "$image")"
+step "done"
+# podman's store keeps the image; HDS_IMAGE_KEEP_ROOTFS=1 keeps the root filesystem and wheels to inspect.
+[[ "${HDS_IMAGE_KEEP_ROOTFS:-}" == 1 ]] || rm -rf "$rootfs" "$wheels"
 say "built $image in $((SECONDS - started)) s, $((size / 1000000)) MB"
 echo "$image"

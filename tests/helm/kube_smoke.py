@@ -14,6 +14,8 @@ What podman 4.3 lacks, and what the translation does about it (the pod specs are
   PersistentVolumeClaim (a podman volume), a Job becomes a Pod with the same spec;
 - `kind: Secret` documents fail to parse: they are created with `podman secret create` instead (the dev keys,
   random per run, are created that way);
+- ConfigMap items in subdirectories (policies.files' "deid/<profile>.yaml") fail to mount: such a ConfigMap is
+  laid out on the host as its items say and mounted from there (hostPath, read-only);
 - probes: podman runs httpGet/tcpSocket probes with curl inside the container, which the image does not carry;
   they are removed and the harness polls the same endpoints from the host instead;
 - NetworkPolicies, PodDisruptionBudgets, ServiceAccounts, Services, HPAs have no podman equivalent: not played
@@ -79,8 +81,29 @@ class PodmanPlan:
         return [("broker", self.broker), ("services", self.services), ("jobs", self.jobs)]
 
 
-def _pod_spec_for_podman(spec: Manifest) -> Manifest:
+def _nested_configmaps_as_host_dirs(spec: Manifest, configmaps: dict[str, Manifest], host_dir: Path | None) -> None:
+    """podman 4.3 cannot write a ConfigMap item into a subdirectory ("deid/x.yaml"): such a ConfigMap volume is
+    laid out on the host exactly as its items say and mounted from there (hostPath), read-only like the original."""
+    for volume in spec.get("volumes", []):
+        source = volume.get("configMap")
+        if not source or not any("/" in item["path"] for item in source.get("items", [])):
+            continue
+        if host_dir is None:
+            raise ValueError(f"volume {volume['name']}: ConfigMap items in subdirectories need a host directory")
+        data = configmaps[source["name"]].get("data", {})
+        root = host_dir / source["name"]
+        for item in source["items"]:
+            target = root / item["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(data[item["key"]])
+        name = volume["name"]
+        volume.clear()
+        volume.update({"name": name, "hostPath": {"path": str(root), "type": "Directory"}})
+
+
+def _pod_spec_for_podman(spec: Manifest, configmaps: dict[str, Manifest], host_dir: Path | None) -> Manifest:
     spec = copy.deepcopy(spec)
+    _nested_configmaps_as_host_dirs(spec, configmaps, host_dir)
     spec["hostNetwork"] = True
     for c in spec.get("containers", []) + spec.get("initContainers", []):
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
@@ -94,9 +117,11 @@ def _component(m: Manifest) -> str:
     return str(labels.get("app.kubernetes.io/component", ""))
 
 
-def translate(manifests: list[Manifest]) -> PodmanPlan:
+def translate(manifests: list[Manifest], host_dir: Path | None = None) -> PodmanPlan:
+    """`host_dir`: where ConfigMaps that podman cannot mount (items in subdirectories) are laid out."""
     plan = PodmanPlan()
     configmaps = [m for m in manifests if m.get("kind") == "ConfigMap"]
+    by_name = {m["metadata"]["name"]: m for m in configmaps}
     for m in manifests:
         kind, name = m.get("kind"), m["metadata"]["name"]
         if kind == "Secret":
@@ -105,13 +130,13 @@ def translate(manifests: list[Manifest]) -> PodmanPlan:
             plan.secrets[name] = data
         elif kind == "Deployment":
             d = copy.deepcopy(m)
-            d["spec"]["template"]["spec"] = _pod_spec_for_podman(d["spec"]["template"]["spec"])
+            d["spec"]["template"]["spec"] = _pod_spec_for_podman(d["spec"]["template"]["spec"], by_name, host_dir)
             (plan.broker if _component(m) == "broker" else plan.services).append(d)
         elif kind == "StatefulSet":
             d: Manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": copy.deepcopy(m["metadata"]),
                            "spec": {"replicas": 1, "selector": copy.deepcopy(m["spec"]["selector"]),
                                     "template": copy.deepcopy(m["spec"]["template"])}}
-            spec = _pod_spec_for_podman(d["spec"]["template"]["spec"])
+            spec = _pod_spec_for_podman(d["spec"]["template"]["spec"], by_name, host_dir)
             for claim in m["spec"].get("volumeClaimTemplates", []):
                 claim_name = f"{claim['metadata']['name']}-{name}-0"  # the PVC name Kubernetes gives it
                 plan.services.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
@@ -122,7 +147,7 @@ def translate(manifests: list[Manifest]) -> PodmanPlan:
             d["spec"]["template"]["spec"] = spec
             plan.services.append(d)
         elif kind == "Job":
-            spec = _pod_spec_for_podman(m["spec"]["template"]["spec"])
+            spec = _pod_spec_for_podman(m["spec"]["template"]["spec"], by_name, host_dir)
             spec["restartPolicy"] = "Never"
             plan.jobs.append({"apiVersion": "v1", "kind": "Pod",
                               "metadata": {"name": name, "labels": dict(m["spec"]["template"]["metadata"].get("labels", {}))},
@@ -226,12 +251,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def render_dev(image: str, ports: dict[str, int]) -> list[Manifest]:
+PLANTED_PROFILE = "deid/csv-lab-safe-harbor.yaml"
+PLANTED_RULE = ("patient_name: {op: drop, role: name}", "patient_name: keep")
+
+
+def planted_leak_policies() -> dict[str, str]:
+    """The repository's policy files with one planted leak: the CSV lab profile keeps the patient's name."""
+    root = REPO_ROOT / "policies"
+    files = {p.relative_to(root).as_posix(): p.read_text() for p in [root / "feeds.yaml", root / "datasets.yaml",
+                                                                    *sorted((root / "deid").glob("*.yaml"))]}
+    drop, keep = PLANTED_RULE
+    if drop not in files.get(PLANTED_PROFILE, ""):
+        raise RuntimeError(f"cannot plant the leak: {PLANTED_PROFILE} has no line {drop!r}")
+    files[PLANTED_PROFILE] = files[PLANTED_PROFILE].replace(drop, keep)
+    return files
+
+
+def render_dev(image: str, ports: dict[str, int], *, plant_leak: bool = False) -> list[Manifest]:
     import yaml
     from helm_python import Chart
 
     repo, tag = image.rsplit(":", 1)
-    values = merged(dev_values(), {
+    values = merged(dev_values(), {"policies": {"files": planted_leak_policies()}} if plant_leak else {})
+    values = merged(values, {
         "image": {"repository": repo, "tag": tag},
         "broker": {"port": ports["broker"], "advertisedHost": "127.0.0.1"},
         "catalog": {"port": ports["api"], "service": {"port": ports["api"]}},
@@ -359,13 +401,32 @@ finally:
 """
 
 
-def run_smoke(*, work: Path, build: bool, timeout_s: float, keep: bool = False) -> dict[str, Any]:
-    from gateway.synth import generate
-
+def run_smoke(*, work: Path, build: bool, timeout_s: float, plant_leak: bool = False) -> dict[str, Any]:
+    """`plant_leak`: play the chart with a policy that keeps patients' names, to show the leak checks catch it."""
     reason = why_podman_cannot_run()
     if reason:
         raise CannotRun(reason)
     podman = Podman(work)
+    with _exclusive(work / "kube-smoke.lock"):
+        return _run_smoke(podman, build=build, timeout_s=timeout_s, plant_leak=plant_leak)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """One smoke at a time per podman store (a second one waits): they would share pod and secret names."""
+    import fcntl
+
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: bool) -> dict[str, Any]:
+    from gateway.synth import generate
+
     if not podman.ok("info"):
         raise CannotRun("`podman info` fails here: " + podman.run("info", check=False).strip()[-300:])
     image = image_ref()
@@ -373,20 +434,21 @@ def run_smoke(*, work: Path, build: bool, timeout_s: float, keep: bool = False) 
     summary["build_seconds"] = ensure_image(podman, image, build=build)
     summary["image_mb"] = round(int(podman.run("image", "inspect", "--format", "{{.Size}}", image).strip()) / 1e6)
     ports = {"broker": free_port(), "api": free_port(), "metrics": free_port()}
-    plan = translate(render_dev(image, ports))
-    summary["not_played"] = sorted(plan.not_played)
-    if SECRET_NAME in plan.secrets:
-        raise RuntimeError(f"the chart rendered the Secret {SECRET_NAME}: keys must never come from values")
-    plan.secrets[SECRET_NAME] = {
-        "HDS_DEID_KEYS": base64.b64encode(f"{SMOKE_KEY_ID}:{secrets.token_hex(32)}".encode()).decode(),
-        "HDS_DEID_KEY_ID": base64.b64encode(SMOKE_KEY_ID.encode()).decode(),
-        "HDS_SANDBOX_KEY": base64.b64encode(secrets.token_hex(32).encode()).decode(),
-    }
     values = dev_values()["syntheticFeeds"]
     api = f"http://127.0.0.1:{ports['api']}"
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hds-kube-smoke-") as tmp:
         workdir = Path(tmp)
+        plan = translate(render_dev(image, ports, plant_leak=plant_leak), host_dir=workdir / "configmaps")
+        summary["planted_leak"] = plant_leak
+        summary["not_played"] = sorted(plan.not_played)
+        if SECRET_NAME in plan.secrets:
+            raise RuntimeError(f"the chart rendered the Secret {SECRET_NAME}: keys must never come from values")
+        plan.secrets[SECRET_NAME] = {
+            "HDS_DEID_KEYS": base64.b64encode(f"{SMOKE_KEY_ID}:{secrets.token_hex(32)}".encode()).decode(),
+            "HDS_DEID_KEY_ID": base64.b64encode(SMOKE_KEY_ID.encode()).decode(),
+            "HDS_SANDBOX_KEY": base64.b64encode(secrets.token_hex(32).encode()).decode(),
+        }
         # The Job generates the feeds inside its pod; the same generator and seed here give the identifiers to
         # look for (checked below against the Job's own per-feed message counts).
         manifest = generate(workdir / "feeds", seed=int(values["seed"]), patients=int(values["patients"]))
@@ -407,7 +469,7 @@ def run_smoke(*, work: Path, build: bool, timeout_s: float, keep: bool = False) 
             _say(f"broker, gateway and catalog ready after {summary['ready_seconds']} s")
 
             play(podman, files, workdir, "jobs", plan.jobs)
-            [job_pod] = [p["metadata"]["name"] for p in plan.jobs]
+            [job_pod] = [p["metadata"]["name"] for p in plan.jobs if p["kind"] == "Pod"]
             job = _container(podman, job_pod)
             exit_code = int(podman.run("wait", job, timeout=timeout_s).strip() or 1)
             reports = [json.loads(line) for line in podman.run("logs", job).splitlines()
@@ -485,8 +547,6 @@ def run_smoke(*, work: Path, build: bool, timeout_s: float, keep: bool = False) 
                              "--entrypoint", "/opt/hds/venv/bin/python", image, "-c", FILE_LEAK_CHECK,
                              "/var/lib/hds/catalog.duckdb")
             summary["file_identifier_leaks"] = json.loads(out.strip().splitlines()[-1])
-            if keep:
-                _say("--keep: leaving the pods for inspection is not supported; tearing down")
         summary["teardown_left"] = json.loads(str(files["__left__"]))
     summary["seconds"] = round(time.monotonic() - started, 1)
     checks = {
@@ -506,6 +566,12 @@ def run_smoke(*, work: Path, build: bool, timeout_s: float, keep: bool = False) 
     }
     summary["failed_checks"] = [name for name, passed in checks.items() if not passed]
     summary["ok"] = not summary["failed_checks"]
+    if plant_leak:  # passes when exactly the two leak checks fail, and both find names
+        leak_checks = ["no synthetic identifier in what the API returns", "no synthetic identifier in the DuckDB file"]
+        summary["planted_leak_caught"] = (
+            summary["failed_checks"] == leak_checks
+            and summary["api_identifier_leaks"]["names"] > 0 and summary["file_identifier_leaks"]["names"] > 0)
+        summary["ok"] = summary["planted_leak_caught"]
     return summary
 
 
@@ -515,9 +581,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="scratch directory holding podman's store (default $HDS_IMAGE_WORK or $TMPDIR/hds-image)")
     p.add_argument("--build", action="store_true", help="rebuild the image even if it exists")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the pipeline")
+    p.add_argument("--plant-leak", action="store_true",
+                   help="check the checker: a policy keeps patients' names; passes only if both leak checks catch it")
     args = p.parse_args(argv)
     try:
-        summary = run_smoke(work=Path(args.work), build=args.build, timeout_s=args.timeout)
+        summary = run_smoke(work=Path(args.work), build=args.build, timeout_s=args.timeout, plant_leak=args.plant_leak)
     except CannotRun as exc:
         _say(f"cannot run here: {exc}")
         print(json.dumps({"ok": None, "skipped": str(exc)}))

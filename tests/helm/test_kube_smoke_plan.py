@@ -122,3 +122,25 @@ def test_a_planted_identifier_is_found_whatever_its_case_and_surroundings(identi
     before = data.draw(st.text(alphabet="abc 0123-,{}[]\"\\\n\u00e9\u738b", max_size=20))
     rows = as_text([["ps_1", before + planted + " x"]])
     assert leaked_identifiers(rows, identifiers)[kind] >= 1
+
+
+def test_policy_configmaps_with_subdirectories_are_laid_out_on_the_host_as_their_items_say(tmp_path: Path) -> None:
+    from kube_smoke import PLANTED_PROFILE, planted_leak_policies
+
+    files = planted_leak_policies()
+    assert "patient_name: keep" in files[PLANTED_PROFILE]
+    docs = render_dev("localhost/hds:0.1.0", PORTS, plant_leak=True)
+    plan = translate(docs, host_dir=tmp_path)
+    [catalog] = [d for d in plan.services if d["metadata"]["name"] == "smoke-hds-catalog" and d["kind"] == "Deployment"]
+    [volume] = [v for v in catalog["spec"]["template"]["spec"]["volumes"] if v["name"] == "policies"]
+    root = Path(volume["hostPath"]["path"])
+    laid_out = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.yaml")}
+    assert laid_out == files
+    [mount] = [m for m in catalog["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] if m["name"] == "policies"]
+    assert mount["readOnly"] is True and mount["mountPath"] == "/etc/hds/policies"
+
+
+def test_without_a_host_directory_such_a_configmap_is_refused_not_dropped() -> None:
+    docs = render_dev("localhost/hds:0.1.0", PORTS, plant_leak=True)
+    with pytest.raises(ValueError, match="ConfigMap items in subdirectories"):
+        translate(docs)
