@@ -48,31 +48,7 @@ hds_podman_env "$work"
 
 # --- the Debian mirror apt uses here (never hard-coded) ---------------------------------------------------------
 suite="${HDS_DEBIAN_SUITE:-$( . /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-bookworm}")}"
-mirror_from_apt() {
-  local f
-  shopt -s nullglob
-  # One-line format: deb [options] URI SUITE COMPONENT...
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [[ -f "$f" ]] || continue
-    awk -v suite="$suite" '
-      $1 == "deb" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-                    if ($(i + 1) == suite) { print $i; exit } }' "$f"
-  done
-  # deb822 format: stanzas with Types, URIs, Suites (Enabled: no skips a stanza).
-  for f in /etc/apt/sources.list.d/*.sources; do
-    awk -v suite="$suite" '
-      function flush() { if (deb && on && hit && uri != "") { print uri; found = 1; exit } deb = 0; hit = 0; uri = ""; on = 1 }
-      BEGIN { on = 1 }
-      /^[ \t]*$/ { flush(); next }
-      /^#/ { next }
-      tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-      tolower($1) == "uris:" { uri = $2 }
-      tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == suite) hit = 1 }
-      tolower($1) == "enabled:" && tolower($2) == "no" { on = 0 }
-      END { if (!found) flush() }' "$f"
-  done
-}
-mirror="${HDS_DEBIAN_MIRROR:-$(mirror_from_apt | head -n1)}"
+mirror="${HDS_DEBIAN_MIRROR:-$("$repo/helm/image/apt-mirror.sh" "$suite" || true)}"
 [[ -n "$mirror" ]] || cannot "no Debian mirror for suite $suite in /etc/apt/sources.list*; set HDS_DEBIAN_MIRROR"
 say "image $image from $suite at $mirror (scratch: $work)"
 
