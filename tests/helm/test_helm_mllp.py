@@ -19,8 +19,12 @@ def test_mllp_is_off_by_default(minimal: Release, dev: Release) -> None:
 @pytest.mark.parametrize(("hospital", "feed", "port"), [("st-luke", "adt", 2575), ("st-luke", "lab_csv", 2576)])
 def test_each_listener_runs_hds_mllp_for_its_feed(with_mllp: Release, hospital: str, feed: str, port: int) -> None:
     c = container(with_mllp.get("Deployment", NAMES[hospital, feed]), "mllp")
-    assert c["args"] == ["mllp", "--hospital", hospital, "--feed", feed, "--port", str(port)]
-    assert c["ports"] == [{"name": "mllp", "containerPort": port, "protocol": "TCP"}]
+    assert c["args"] == ["mllp", "--hospital", hospital, "--feed", feed, "--port", str(port),
+                         "--host", "0.0.0.0", "--health-port", "8081"]
+    assert c["ports"] == [{"name": "mllp", "containerPort": port, "protocol": "TCP"},
+                          {"name": "health", "containerPort": 8081, "protocol": "TCP"}]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "health"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "health"}
     env = env_of(c)
     assert env["HDS_KAFKA_BOOTSTRAP"]["value"] == "kafka-0.kafka:9092,kafka-1.kafka:9092"
     assert "HDS_DEID_KEYS" not in env and "HDS_KEYCLOAK_ADMIN_CLIENT_SECRET" not in env
@@ -35,7 +39,7 @@ def test_the_rendered_arguments_parse_with_the_hds_command_line(with_mllp: Relea
         pytest.skip("`hds mllp` is not in this checkout yet (the chart follows the contract in ARCHITECTURE.md)")
     c = container(with_mllp.get("Deployment", NAMES["st-luke", "lab_csv"]), "mllp")
     args = parser.parse_args(c["args"])
-    assert (args.hospital, args.feed, args.port) == ("st-luke", "lab_csv", 2576)
+    assert (args.hospital, args.feed, args.port, args.host, args.health_port) == ("st-luke", "lab_csv", 2576, "0.0.0.0", 8081)
 
 
 def test_each_service_routes_only_to_its_own_listener(with_mllp: Release) -> None:
