@@ -401,14 +401,14 @@ finally:
 """
 
 
-def run_smoke(*, work: Path, build: bool, timeout_s: float, plant_leak: bool = False) -> dict[str, Any]:
+def run_smoke(*, work: Path, build: bool, timeout_s: float, plant_leak: bool = False, image: str | None = None) -> dict[str, Any]:
     """`plant_leak`: play the chart with a policy that keeps patients' names, to show the leak checks catch it."""
     reason = why_podman_cannot_run()
     if reason:
         raise CannotRun(reason)
     podman = Podman(work)
     with _exclusive(work / "kube-smoke.lock"):
-        return _run_smoke(podman, build=build, timeout_s=timeout_s, plant_leak=plant_leak)
+        return _run_smoke(podman, build=build, timeout_s=timeout_s, plant_leak=plant_leak, image=image)
 
 
 @contextlib.contextmanager
@@ -424,14 +424,17 @@ def _exclusive(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: bool) -> dict[str, Any]:
+def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: bool, image: str | None) -> dict[str, Any]:
     from gateway.synth import generate
 
     if not podman.ok("info"):
         raise CannotRun("`podman info` fails here: " + podman.run("info", check=False).strip()[-300:])
-    image = image_ref()
-    summary: dict[str, Any] = {"ok": False, "image": image}
-    summary["build_seconds"] = ensure_image(podman, image, build=build)
+    summary: dict[str, Any] = {"ok": False, "image": image or image_ref()}
+    if image is None:
+        image = image_ref()
+        summary["build_seconds"] = ensure_image(podman, image, build=build)
+    elif not podman.ok("image", "exists", image):
+        raise RuntimeError(f"no image {image} in the podman store under {podman.work}")
     summary["image_mb"] = round(int(podman.run("image", "inspect", "--format", "{{.Size}}", image).strip()) / 1e6)
     ports = {"broker": free_port(), "api": free_port(), "metrics": free_port()}
     values = dev_values()["syntheticFeeds"]
@@ -580,12 +583,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=os.environ.get("HDS_IMAGE_WORK", str(Path(tempfile.gettempdir()) / "hds-image")),
                    help="scratch directory holding podman's store (default $HDS_IMAGE_WORK or $TMPDIR/hds-image)")
     p.add_argument("--build", action="store_true", help="rebuild the image even if it exists")
+    p.add_argument("--image", default=None,
+                   help="play this image from the store instead (e.g. one built from the Containerfile); never built")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the pipeline")
     p.add_argument("--plant-leak", action="store_true",
                    help="check the checker: a policy keeps patients' names; passes only if both leak checks catch it")
     args = p.parse_args(argv)
     try:
-        summary = run_smoke(work=Path(args.work), build=args.build, timeout_s=args.timeout, plant_leak=args.plant_leak)
+        summary = run_smoke(work=Path(args.work), build=args.build, timeout_s=args.timeout, plant_leak=args.plant_leak,
+                            image=args.image)
     except CannotRun as exc:
         _say(f"cannot run here: {exc}")
         print(json.dumps({"ok": None, "skipped": str(exc)}))
