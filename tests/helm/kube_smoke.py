@@ -7,19 +7,7 @@ raw identifier of the synthetic patients reached the catalog; then it repeats th
 itself (the same check as `hds demo --smoke`) and tears everything down: pods, volumes, secrets.
 Prints a JSON summary as its last line; exit 0 (passed), 1 (failed) or 77 (cannot run here, reason printed).
 
-What podman 4.3 lacks, and what the translation does about it (the pod specs are otherwise played as rendered):
-- no Services or cluster DNS: every pod joins the host network and the broker advertises 127.0.0.1, on free
-  ports chosen for the run (values, not patches);
-- no StatefulSet or Job kinds: the catalog StatefulSet becomes a Deployment with its volumeClaimTemplate as a
-  PersistentVolumeClaim (a podman volume), a Job becomes a Pod with the same spec;
-- `kind: Secret` documents fail to parse: they are created with `podman secret create` instead (the dev keys,
-  random per run, are created that way);
-- ConfigMap items in subdirectories (policies.files' "deid/<profile>.yaml") fail to mount: such a ConfigMap is
-  laid out on the host as its items say and mounted from there (hostPath, read-only);
-- probes: podman runs httpGet/tcpSocket probes with curl inside the container, which the image does not carry;
-  they are removed and the harness polls the same endpoints from the host instead;
-- NetworkPolicies, PodDisruptionBudgets, ServiceAccounts, Services, HPAs have no podman equivalent: not played
-  (tests/helm asserts on them).
+How the manifests are translated for podman 4.3 (no cluster behind it): tests/helm/podman_kube.py.
 """
 
 from __future__ import annotations
@@ -27,7 +15,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import copy
 import json
 import os
 import re
@@ -42,20 +29,18 @@ import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helm_release import CHART_DIR, REPO_ROOT, dev_values, merged  # noqa: E402
+from podman_kube import CannotRun, Podman, container_of, played, pod_of, translate, why_podman_cannot_run  # noqa: E402
 
 Manifest = dict[str, Any]
 RELEASE = "smoke"
 NAMESPACE = "hds"
 SECRET_NAME = "hds-dev-keys"
 SMOKE_KEY_ID = "smoke1"
-PLAYED_KINDS = {"ConfigMap", "Deployment", "PersistentVolumeClaim", "Pod"}
-NOT_PLAYED = {"Service", "NetworkPolicy", "PodDisruptionBudget", "ServiceAccount", "HorizontalPodAutoscaler", "Ingress"}
 CANNOT_RUN = 77
 BUILD_SCRIPT = REPO_ROOT / "helm" / "image" / "build.sh"
 
@@ -65,108 +50,6 @@ def _say(msg: str) -> None:
 
 
 # --- translation of rendered manifests into what podman kube play runs (pure, unit-tested) ---------------------
-
-@dataclass
-class PodmanPlan:
-    """Manifests grouped into the steps they are played in, plus the Secrets to create with `podman secret`."""
-
-    broker: list[Manifest] = field(default_factory=list)
-    services: list[Manifest] = field(default_factory=list)
-    jobs: list[Manifest] = field(default_factory=list)
-    secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> key -> base64 value
-    volumes: list[str] = field(default_factory=list)  # PersistentVolumeClaims played as podman volumes
-    not_played: list[str] = field(default_factory=list)  # "Kind/name"
-
-    def steps(self) -> list[tuple[str, list[Manifest]]]:
-        return [("broker", self.broker), ("services", self.services), ("jobs", self.jobs)]
-
-
-def _nested_configmaps_as_host_dirs(spec: Manifest, configmaps: dict[str, Manifest], host_dir: Path | None) -> None:
-    """podman 4.3 cannot write a ConfigMap item into a subdirectory ("deid/x.yaml"): such a ConfigMap volume is
-    laid out on the host exactly as its items say and mounted from there (hostPath), read-only like the original."""
-    for volume in spec.get("volumes", []):
-        source = volume.get("configMap")
-        if not source or not any("/" in item["path"] for item in source.get("items", [])):
-            continue
-        if host_dir is None:
-            raise ValueError(f"volume {volume['name']}: ConfigMap items in subdirectories need a host directory")
-        data = configmaps[source["name"]].get("data", {})
-        root = host_dir / source["name"]
-        for item in source["items"]:
-            target = root / item["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(data[item["key"]])
-        name = volume["name"]
-        volume.clear()
-        volume.update({"name": name, "hostPath": {"path": str(root), "type": "Directory"}})
-
-
-def _pod_spec_for_podman(spec: Manifest, configmaps: dict[str, Manifest], host_dir: Path | None) -> Manifest:
-    spec = copy.deepcopy(spec)
-    _nested_configmaps_as_host_dirs(spec, configmaps, host_dir)
-    spec["hostNetwork"] = True
-    for c in spec.get("containers", []) + spec.get("initContainers", []):
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-            c.pop(probe, None)
-        c.pop("ports", None)  # in the host network a container's ports are the host's; podman refuses mappings
-    return spec
-
-
-def _component(m: Manifest) -> str:
-    labels = m.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
-    return str(labels.get("app.kubernetes.io/component", ""))
-
-
-def translate(manifests: list[Manifest], host_dir: Path | None = None) -> PodmanPlan:
-    """`host_dir`: where ConfigMaps that podman cannot mount (items in subdirectories) are laid out."""
-    plan = PodmanPlan()
-    configmaps = [m for m in manifests if m.get("kind") == "ConfigMap"]
-    by_name = {m["metadata"]["name"]: m for m in configmaps}
-    for m in manifests:
-        kind, name = m.get("kind"), m["metadata"]["name"]
-        if kind == "Secret":
-            data = dict(m.get("data") or {})
-            data.update({k: base64.b64encode(v.encode()).decode() for k, v in (m.get("stringData") or {}).items()})
-            plan.secrets[name] = data
-        elif kind == "Deployment":
-            d = copy.deepcopy(m)
-            d["spec"]["template"]["spec"] = _pod_spec_for_podman(d["spec"]["template"]["spec"], by_name, host_dir)
-            (plan.broker if _component(m) == "broker" else plan.services).append(d)
-        elif kind == "StatefulSet":
-            d: Manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": copy.deepcopy(m["metadata"]),
-                           "spec": {"replicas": 1, "selector": copy.deepcopy(m["spec"]["selector"]),
-                                    "template": copy.deepcopy(m["spec"]["template"])}}
-            spec = _pod_spec_for_podman(d["spec"]["template"]["spec"], by_name, host_dir)
-            for claim in m["spec"].get("volumeClaimTemplates", []):
-                claim_name = f"{claim['metadata']['name']}-{name}-0"  # the PVC name Kubernetes gives it
-                plan.services.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                                      "metadata": {"name": claim_name}, "spec": copy.deepcopy(claim["spec"])})
-                plan.volumes.append(claim_name)
-                spec.setdefault("volumes", []).append(
-                    {"name": claim["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim_name}})
-            d["spec"]["template"]["spec"] = spec
-            plan.services.append(d)
-        elif kind == "Job":
-            spec = _pod_spec_for_podman(m["spec"]["template"]["spec"], by_name, host_dir)
-            spec["restartPolicy"] = "Never"
-            plan.jobs.append({"apiVersion": "v1", "kind": "Pod",
-                              "metadata": {"name": name, "labels": dict(m["spec"]["template"]["metadata"].get("labels", {}))},
-                              "spec": spec})
-        elif kind in PLAYED_KINDS - {"ConfigMap"}:
-            plan.services.append(copy.deepcopy(m))
-        elif kind != "ConfigMap":
-            plan.not_played.append(f"{kind}/{name}")
-    # ConfigMaps are read at play time from the same file: each step carries them.
-    for step in (plan.broker, plan.services, plan.jobs):
-        if step:
-            step[:0] = copy.deepcopy(configmaps)
-    return plan
-
-
-def secret_payload(data: dict[str, str]) -> bytes:
-    """What `podman secret create NAME -` takes for a kube play secretKeyRef (podman 4.3): key -> base64 value."""
-    return json.dumps(data, sort_keys=True).encode()
-
 
 def as_text(obj: Any) -> str:
     """API answers as the text the leak check searches: JSON with every character as itself (no \\u escapes)."""
@@ -181,47 +64,6 @@ def leaked_identifiers(text: str, identifiers: dict[str, list[str]]) -> dict[str
 
 
 # --- podman ----------------------------------------------------------------------------------------------------
-
-class CannotRun(RuntimeError):
-    """The smoke cannot run on this machine (the message says why); not a failure of the deployment."""
-
-
-@dataclass
-class Podman:
-    work: Path
-
-    def __post_init__(self) -> None:
-        (self.work / "store").mkdir(parents=True, exist_ok=True)
-        (self.work / "run").mkdir(parents=True, exist_ok=True)
-        conf = self.work / "containers.conf"
-        conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
-                        '[engine]\nruntime = "runc"\n')
-        self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-
-    @property
-    def base(self) -> list[str]:
-        return ["podman", "--root", str(self.work / "store"), "--runroot", str(self.work / "run")]
-
-    def run(self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 300) -> str:
-        proc = subprocess.run([*self.base, *args], input=input, capture_output=True, env=self.env, timeout=timeout)
-        if check and proc.returncode != 0:
-            raise RuntimeError(f"podman {args[0]} {args[1] if len(args) > 1 else ''} failed: "
-                               f"{proc.stderr.decode(errors='replace').strip()[-600:]}")
-        return proc.stdout.decode(errors="replace")
-
-    def ok(self, *args: str) -> bool:
-        return subprocess.run([*self.base, *args], capture_output=True, env=self.env).returncode == 0
-
-
-def why_podman_cannot_run() -> str | None:
-    if shutil.which("podman") is None:
-        return "podman is not installed (apt-get install podman buildah runc debootstrap)"
-    if shutil.which("runc") is None:
-        return "runc is not installed (podman 4.3 needs it here: crun fails on RLIMIT_NOFILE)"
-    if os.geteuid() != 0:
-        return "needs root (the image build uses debootstrap and chroot; the smoke runs rootful podman)"
-    return None
-
 
 def image_ref() -> str:
     version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
@@ -333,61 +175,6 @@ def _metric(text: str, name: str) -> float:
     return total
 
 
-def _container(podman: Podman, pod: str) -> str:
-    names = podman.run("ps", "-a", "--filter", f"pod={pod}", "--format", "{{.Names}}").split()
-    workers = [n for n in names if not n.endswith("-infra")]
-    if len(workers) != 1:
-        raise RuntimeError(f"pod {pod}: expected one container, found {workers}")
-    return workers[0]
-
-
-def _pod_of(podman: Podman, deployment: str) -> str:
-    """podman kube play names a Deployment's pod <name>-pod-<n> (4.3) or <name>-pod (later versions)."""
-    names = podman.run("pod", "ps", "--format", "{{.Name}}").split()
-    [pod] = [n for n in names if re.fullmatch(re.escape(deployment) + r"-pod(-\d+)?", n)]
-    return pod
-
-
-@contextlib.contextmanager
-def played(podman: Podman, plan: PodmanPlan, workdir: Path) -> Iterator[dict[str, Path]]:
-    """Create the secrets, yield a player; on exit tear down pods, volumes and secrets, whatever happened."""
-    files: dict[str, Path] = {}
-    volumes_before = set(podman.run("volume", "ls", "-q").split())
-    try:
-        for name, data in plan.secrets.items():
-            podman.run("secret", "rm", name, check=False)
-            podman.run("secret", "create", name, "-", input=secret_payload(data))
-        yield files
-    finally:
-        for step in reversed(list(files)):
-            podman.run("kube", "down", str(files[step]), check=False, timeout=120)
-        for pod in podman.run("pod", "ps", "-q", "--filter", f"label=app.kubernetes.io/instance={RELEASE}",
-                              check=False).split():
-            podman.run("pod", "rm", "-f", pod, check=False)
-        new_volumes = set(podman.run("volume", "ls", "-q", check=False).split()) - volumes_before
-        for volume in sorted(new_volumes | set(plan.volumes)):
-            podman.run("volume", "rm", "-f", volume, check=False)
-        for name in plan.secrets:
-            podman.run("secret", "rm", name, check=False)
-        left = {
-            "pods": podman.run("pod", "ps", "-q", "--filter", f"label=app.kubernetes.io/instance={RELEASE}", check=False).split(),
-            "volumes": sorted(set(podman.run("volume", "ls", "-q", check=False).split()) - volumes_before),
-            "secrets": [s for s in podman.run("secret", "ls", "--format", "{{.Name}}", check=False).split() if s in plan.secrets],
-        }
-        if any(left.values()):
-            _say(f"teardown left {left}")
-        files["__left__"] = Path(json.dumps(left))
-
-
-def play(podman: Podman, files: dict[str, Path], workdir: Path, step: str, docs: list[Manifest]) -> None:
-    import yaml
-
-    path = workdir / f"{step}.yaml"
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    files[step] = path
-    podman.run("kube", "play", "--replace", str(path), timeout=300)
-
-
 FILE_LEAK_CHECK = """
 import json, sys
 from catalog.store import CatalogStore
@@ -456,24 +243,24 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
         # look for (checked below against the Job's own per-feed message counts).
         manifest = generate(workdir / "feeds", seed=int(values["seed"]), patients=int(values["patients"]))
         identifiers = manifest.identifiers.as_dict()
-        with played(podman, plan, workdir) as files:
-            play(podman, files, workdir, "broker", plan.broker)
+        with played(podman, plan, workdir, instance=RELEASE) as session:
+            session.play("broker", plan.broker)
             _wait("the broker", lambda: _tcp_open(ports["broker"]), 60)
-            play(podman, files, workdir, "services", plan.services)
+            session.play("services", plan.services)
             _wait("the catalog's /health", lambda: _http(f"{api}/health")[0] == 200, 120)
             _wait("the gateway's /health",
                   lambda: _http(f"http://127.0.0.1:{ports['metrics']}/health")[0] == 200, 180)
             summary["ready_seconds"] = round(time.monotonic() - started, 1)
             summary["containers"] = {}
             for deployment in ("broker", "gateway", "catalog"):
-                name = _container(podman, _pod_of(podman, f"{RELEASE}-hds-{deployment}"))
+                name = container_of(podman, pod_of(podman, f"{RELEASE}-hds-{deployment}"))
                 ro, user = podman.run("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}", name).split()
                 summary["containers"][deployment] = {"read_only_root": ro == "true", "user": user}
             _say(f"broker, gateway and catalog ready after {summary['ready_seconds']} s")
 
-            play(podman, files, workdir, "jobs", plan.jobs)
+            session.play("jobs", plan.jobs)
             [job_pod] = [p["metadata"]["name"] for p in plan.jobs if p["kind"] == "Pod"]
-            job = _container(podman, job_pod)
+            job = container_of(podman, job_pod)
             exit_code = int(podman.run("wait", job, timeout=timeout_s).strip() or 1)
             reports = [json.loads(line) for line in podman.run("logs", job).splitlines()
                        if line.startswith("{") and '"topic"' in line]
@@ -494,7 +281,7 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
                 consumed = _metric(text, "hds_gateway_messages_consumed")
                 return (consumed, _metric(text, "hds_gateway_messages_deidentified")) if consumed >= total else None
 
-            catalog_container = _container(podman, _pod_of(podman, f"{RELEASE}-hds-catalog"))
+            catalog_container = container_of(podman, pod_of(podman, f"{RELEASE}-hds-catalog"))
 
             def token(user: str, role: str) -> str:
                 return podman.run("exec", catalog_container, "hds", "token", "--user", user, "--role", role).strip()
@@ -540,7 +327,7 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
             summary["api_identifier_leaks"] = leaked_identifiers("\n".join(api_text), identifiers)
 
             # The DuckDB file itself, once its one owner (the catalog pod) has stopped.
-            podman.run("pod", "stop", "-t", "30", _pod_of(podman, f"{RELEASE}-hds-catalog"))
+            podman.run("pod", "stop", "-t", "30", pod_of(podman, f"{RELEASE}-hds-catalog"))
             ids_dir = workdir / "ids"
             ids_dir.mkdir()
             (ids_dir / "identifiers.json").write_text(json.dumps(identifiers))
@@ -550,7 +337,7 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
                              "--entrypoint", "/opt/hds/venv/bin/python", image, "-c", FILE_LEAK_CHECK,
                              "/var/lib/hds/catalog.duckdb")
             summary["file_identifier_leaks"] = json.loads(out.strip().splitlines()[-1])
-        summary["teardown_left"] = json.loads(str(files["__left__"]))
+        summary["teardown_left"] = session.left
     summary["seconds"] = round(time.monotonic() - started, 1)
     checks = {
         "the API refuses a request without a token": summary["unauthenticated_status"] == 401,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kube_smoke import CannotRun, run_smoke, why_podman_cannot_run
+from kube_smoke import run_smoke
+from podman_kube import CannotRun, why_podman_cannot_run
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow, pytest.mark.integration]
 

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helm_release import Release
-from kube_smoke import NOT_PLAYED, as_text, leaked_identifiers, render_dev, secret_payload, translate
+from kube_smoke import as_text, leaked_identifiers, render_dev
+from podman_kube import NOT_PLAYED, secret_payload, translate
 
 PORTS = {"broker": 19092, "api": 18000, "metrics": 19100}
 
