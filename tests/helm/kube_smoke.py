@@ -223,6 +223,12 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
     elif not podman.ok("image", "exists", image):
         raise RuntimeError(f"no image {image} in the podman store under {podman.work}")
     summary["image_mb"] = round(int(podman.run("image", "inspect", "--format", "{{.Size}}", image).strip()) / 1e6)
+    # Can this machine run a container at all (namespaces, cgroups, runc)? If not, that is the machine, not the chart.
+    probe = subprocess.run([*podman.base, "run", "--rm", "--network", "host", "--read-only", image, "--help"],
+                           capture_output=True, env=podman.env, timeout=120)
+    if probe.returncode != 0:
+        raise CannotRun("podman cannot run a container here: "
+                        + probe.stderr.decode(errors="replace").strip().splitlines()[-1][-300:])
     ports = {"broker": free_port(), "api": free_port(), "metrics": free_port()}
     values = dev_values()["syntheticFeeds"]
     api = f"http://127.0.0.1:{ports['api']}"
