@@ -227,8 +227,8 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
     probe = subprocess.run([*podman.base, "run", "--rm", "--network", "host", "--read-only", image, "--help"],
                            capture_output=True, env=podman.env, timeout=120)
     if probe.returncode != 0:
-        raise CannotRun("podman cannot run a container here: "
-                        + probe.stderr.decode(errors="replace").strip().splitlines()[-1][-300:])
+        lines = probe.stderr.decode(errors="replace").strip().splitlines() or [f"exit {probe.returncode}"]
+        raise CannotRun(f"podman cannot run a container here: {lines[-1][-300:]}")
     ports = {"broker": free_port(), "api": free_port(), "metrics": free_port()}
     values = dev_values()["syntheticFeeds"]
     api = f"http://127.0.0.1:{ports['api']}"
