@@ -120,3 +120,8 @@ def test_production_release_renders_no_development_part(minimal: Release) -> Non
 
 def test_dev_release_notes_warn_that_it_is_memory_only_and_synthetic(dev: Release) -> None:
     assert "DEVELOPMENT DEPLOYMENT: the embedded broker keeps messages in memory only" in dev.notes
+
+
+def test_dev_release_notes_say_how_to_get_a_dev_identity_token(dev: Release, minimal: Release) -> None:
+    assert "kubectl -n hds exec city-hds-catalog-0 -- hds token --user alice --role researcher" in dev.notes
+    assert "hds token" not in minimal.notes  # an issuer is configured: tokens come from it
