@@ -8,8 +8,6 @@ import pytest
 
 from helm_release import Release
 
-HDS_IMAGE = "localhost/hds:0.1.0"
-
 
 def _hds_containers(*releases: Release) -> list[tuple[str, list[str]]]:
     found = []
