@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helm_release import CHART_DIR, REPO_ROOT, dev_values, merged  # noqa: E402
+from helm_kit import CHART_DIR, REPO_ROOT, dev_values, merged  # noqa: E402
 from podman_kube import CannotRun, Podman, container_of, played, pod_of, translate, why_podman_cannot_run  # noqa: E402
 
 Manifest = dict[str, Any]
@@ -178,7 +178,7 @@ def _metric(text: str, name: str) -> float:
 FILE_LEAK_CHECK = """
 import json, sys
 from catalog.store import CatalogStore
-from gateway.demo import _identifier_leaks
+from catalog.cli.demo import _identifier_leaks
 identifiers = json.load(open("/ids/identifiers.json"))
 store = CatalogStore(sys.argv[1])
 try:
@@ -212,7 +212,7 @@ def _exclusive(path: Path) -> Iterator[None]:
 
 
 def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: bool, image: str | None) -> dict[str, Any]:
-    from gateway.synth import generate
+    from catalog.cli.synth.feeds import generate
 
     if not podman.ok("info"):
         raise CannotRun("`podman info` fails here: " + podman.run("info", check=False).strip()[-300:])

@@ -8,7 +8,7 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmRenderError
 
-from helm_release import MINIMAL_PRODUCTION, Manifest, Release, container, merged, render
+from helm_kit import MINIMAL_PRODUCTION, Manifest, Release, container, merged, render
 
 LONG_RUNNING = ("Deployment", "StatefulSet")
 
@@ -85,11 +85,11 @@ def test_clustered_keycloak_gets_a_disruption_budget_and_a_single_one_none(chart
 def full_values(chart: Chart, full: Release) -> dict[str, Any]:
     import yaml
 
-    from helm_release import CHART_DIR
+    from helm_kit import CHART_DIR
 
     values: dict[str, Any] = yaml.safe_load((CHART_DIR / "ci" / "production-values.yaml").read_text())
     if not (CHART_DIR / "files" / "realm-hds.json").exists():
-        from helm_release import REALM_JSON
+        from helm_kit import REALM_JSON
 
         values = merged(values, {"keycloak": {"deploy": {"realmJson": REALM_JSON}}})
     return values

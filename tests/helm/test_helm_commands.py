@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from helm_release import Release
+from helm_kit import Release
 
 
 def _hds_containers(*releases: Release) -> list[tuple[str, list[str]]]:
@@ -25,7 +25,7 @@ def _commands(parser) -> set[str]:  # type: ignore[no-untyped-def]
 
 
 def test_every_hds_container_runs_a_subcommand_the_cli_accepts(full: Release, dev: Release, with_mllp: Release) -> None:
-    from gateway.cli import build_parser
+    from catalog.cli.main import build_parser
 
     parser = build_parser()
     checked = 0
@@ -39,7 +39,7 @@ def test_every_hds_container_runs_a_subcommand_the_cli_accepts(full: Release, de
 
 
 def test_the_synthetic_feeds_job_runs_hds_commands_the_cli_accepts(dev: Release) -> None:
-    from gateway.cli import build_parser
+    from catalog.cli.main import build_parser
 
     parser = build_parser()
     [script] = dev.get("Job", "city-hds-synthetic-feeds")["spec"]["template"]["spec"]["containers"][0]["args"]

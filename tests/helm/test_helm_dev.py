@@ -6,7 +6,7 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmRenderError
 
-from helm_release import MINIMAL_PRODUCTION, Release, container, dev_values, env_of, merged, render
+from helm_kit import MINIMAL_PRODUCTION, Release, container, dev_values, env_of, merged, render
 
 HDS_WORKLOADS = (("Deployment", "city-hds-gateway", "gateway"), ("StatefulSet", "city-hds-catalog", "catalog"),
                  ("Job", "city-hds-synthetic-feeds", "synthetic-feeds"))
@@ -74,7 +74,7 @@ def test_the_synthetic_feeds_script_publishes_each_generated_file_as_its_hospita
     """Run the Job's script with `hds` standing in as a printer, over the layout `hds synth` really writes."""
     import subprocess
 
-    from gateway.synth import generate
+    from catalog.cli.synth.feeds import generate
 
     manifest = generate(tmp_path / "feeds", seed=3, patients=4)
     [script] = container(dev.get("Job", "city-hds-synthetic-feeds"), "synthetic-feeds")["args"]

@@ -10,8 +10,8 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmValuesError
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import CHART_DIR, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import CHART_DIR, merged, render
 
 WARNING = 2
 
@@ -72,7 +72,7 @@ def test_packaged_chart_carries_the_realm_and_renders_like_the_directory(tmp_pat
 
 
 def test_given_values_dev_yaml_then_helm_lint_reports_no_warning_or_error() -> None:
-    from helm_release import dev_values
+    from helm_kit import dev_values
 
     report = helm_python.lint(CHART_DIR, dev_values(), strict=True, namespace="hds", kube_version="v1.30.0")
     assert report["total_charts_linted"] == 1
@@ -80,7 +80,7 @@ def test_given_values_dev_yaml_then_helm_lint_reports_no_warning_or_error() -> N
 
 
 def test_given_every_optional_part_enabled_then_helm_lint_reports_no_warning_or_error() -> None:
-    from helm_release import WITH_MLLP
+    from helm_kit import WITH_MLLP
 
     values = merged(WITH_MLLP, {"gateway": {"autoscaling": {"enabled": True}}})
     report = helm_python.lint(CHART_DIR, values, strict=True, namespace="hds", kube_version="v1.30.0")

@@ -6,7 +6,7 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmRenderError
 
-from helm_release import MINIMAL_PRODUCTION, WITH_MLLP, Release, container, env_of, merged, render
+from helm_kit import MINIMAL_PRODUCTION, WITH_MLLP, Release, container, env_of, merged, render
 
 NAMES = {("st-luke", "adt"): "city-hds-mllp-st-luke-adt", ("st-luke", "lab_csv"): "city-hds-mllp-st-luke-lab-csv"}
 
@@ -31,7 +31,7 @@ def test_each_listener_runs_hds_mllp_for_its_feed(with_mllp: Release, hospital: 
 
 
 def test_the_rendered_arguments_parse_with_the_hds_command_line(with_mllp: Release) -> None:
-    from gateway.cli import build_parser
+    from catalog.cli.main import build_parser
 
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from helm_python import Chart
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import Manifest, Release, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import Manifest, Release, merged, render
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 
@@ -157,7 +157,7 @@ def test_the_catalog_can_open_no_connection_into_the_raw_zone(release_name: str,
 
 
 def test_restricted_zone_pods_admit_no_connection_from_the_catalog(chart: Chart) -> None:
-    from helm_release import WITH_MLLP
+    from helm_kit import WITH_MLLP
 
     senders = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "hospital-gateways"}}}]
     release = render(chart, merged(WITH_MLLP, {"mllp": {"allowFrom": senders}}))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helm_release import CHART_DIR, REPO_ROOT
+from helm_kit import CHART_DIR, REPO_ROOT
 
 MIRROR = REPO_ROOT / "helm" / "image" / "apt-mirror.sh"
 BUILD = REPO_ROOT / "helm" / "image" / "build.sh"

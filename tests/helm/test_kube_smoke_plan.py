@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helm_release import Release
+from helm_kit import Release
 from kube_smoke import as_text, leaked_identifiers, render_dev
 from podman_kube import NOT_PLAYED, secret_payload, translate
 
@@ -97,7 +97,7 @@ def test_secret_documents_become_podman_secrets_and_are_never_played() -> None:
 
 @pytest.fixture(scope="module")
 def identifiers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
-    from gateway.synth import generate
+    from catalog.cli.synth.feeds import generate
 
     return generate(Path(tmp_path_factory.mktemp("synth")), seed=11, patients=12).identifiers.as_dict()
 
