@@ -364,7 +364,10 @@ class NameRule:
         # "Seen by April Campbell", "DAKOTA JENKINS ADMITTED": after a person cue, a census first name (months
         # included) and a frequent surname
         first_ok = low in _MONTH_NAMES or (low in lex.census and not self._blocked(low))
-        if cued and sc.gap(i) == " " and nxt in lex.top_last and nxt not in self.very_common and first_ok:
+        surname_ok = (nxt not in self.very_common and nxt in lex.top_last) or (
+            low in lex.top_first and nxt in lex.census and (nxt not in self.very_common or nxt in ALLOWED_TERMS)
+        )
+        if cued and sc.gap(i) == " " and surname_ok and first_ok:  # "NATHAN FOLEY ADMITTED": eponyms as surnames
             if not sc.mixed or (text[t.start].isupper() and text[sc.toks[i + 1].start].isupper()):
                 sc.mark(i, 0.7)
                 sc.mark(i + 1, 0.7)
@@ -372,6 +375,15 @@ class NameRule:
         if cued and both_titled and sc.gap(i) == " " and low in lex.top_first and nxt in lex.census and nxt not in _FUNCTION:
             sc.mark(i, 0.7)
             sc.mark(i + 1, 0.7)
+        # "Smith, John" / "SMITH, JOHN Q.": a census surname, a comma, a census first name
+        if sc.gap(i) == ", " and (low in lex.last or low in lex.census and low in ALLOWED_TERMS) and (nxt in lex.first and not self._blocked(nxt) or nxt in _MONTH_NAMES):
+            initial = i + 2 < sc.n and len(sc.low(i + 2)) == 1 and sc.gap(i + 1) == " "
+            rare = low not in self.common12 or nxt not in self.common12
+            if cued or initial or rare:
+                sc.mark(i, 0.75)
+                sc.mark(i + 1, 0.75)
+                if initial:
+                    sc.mark(i + 2, 0.75)
         if self._blocked(low):
             return
         if sc.gap(i) == " " and low in lex.first and self._person_word(nxt) and lex.is_name(nxt) | (nxt not in self.common):
@@ -383,15 +395,6 @@ class NameRule:
             elif cued and low in lex.top_first and (nxt in lex.top_last or nxt in lex.top_first) and (titled or not sc.mixed):
                 sc.mark(i, 0.7)
                 sc.mark(i + 1, 0.7)
-        # "Smith, John" / "SMITH, JOHN Q.": a census surname, a comma, a census first name
-        if sc.gap(i) == ", " and low in lex.last and (nxt in lex.first and not self._blocked(nxt) or nxt in _MONTH_NAMES):
-            initial = i + 2 < sc.n and len(sc.low(i + 2)) == 1 and sc.gap(i + 1) == " "
-            rare = low not in self.common12 or nxt not in self.common12
-            if cued or initial or rare:
-                sc.mark(i, 0.75)
-                sc.mark(i + 1, 0.75)
-                if initial:
-                    sc.mark(i + 2, 0.75)
         # a nickname in quotes between first and last name
         if low in lex.first and i + 2 < sc.n and sc.gap(i).strip() == '"' and sc.gap(i + 1).strip() == '"':
             if lex.is_name(sc.low(i + 2)) or sc.low(i + 2) not in self.common:
