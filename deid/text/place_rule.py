@@ -11,6 +11,7 @@ hospital abbreviations, and a general list of US states and large cities.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable
 
 from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS
@@ -179,6 +180,11 @@ _FUNCTION_WORDS = frozenset("and or but the a an with for on at by is was were h
 _HOSPITAL_ABBREVIATION = re.compile(r"\b[A-Za-z]{0,3}(?:[Hh]|MC|HC|mc|hc)\b")
 
 
+@lru_cache(maxsize=16)
+def _mixed(text: str) -> bool:
+    return is_mixed_case(text)
+
+
 class PlaceRule:
     name = "places"
 
@@ -232,7 +238,7 @@ class PlaceRule:
         if low not in FACILITY_WORDS or i == 0:
             return []
         j, first, skipping = i - 1, None, True
-        mixed = is_mixed_case(text)
+        mixed = _mixed(text)
         while j >= 0 and self._same_line(text, toks, j, j + 1) and i - j <= 5:
             w = toks[j][2]
             if w in MOVE_VERBS or w in PREPOSITIONS or w in ("the", "a", "an", "his", "her", "their"):
