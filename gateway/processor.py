@@ -60,6 +60,13 @@ class Processor:
     def registry(self) -> FeedRegistry:
         return self._registry
 
+    def warm_up(self) -> None:
+        """Build what the engine builds lazily (the free-text redactor: seconds), before the first message,
+        so readiness means ready and a stop signal is not held up by a first message."""
+        build = getattr(self._engine, "redactor", None)
+        if callable(build):
+            build()
+
     def record_id(self, hospital: str, feed: str, message_key: bytes | None, value: bytes) -> str:
         basis = message_key if message_key else hashlib.sha256(value).hexdigest().encode()
         mac = hmac.new(self._record_key, b"record\x1f" + hospital.encode() + b"\x1f" + feed.encode() + b"\x1f" + basis,
@@ -159,5 +166,10 @@ class Processor:
             "dlq-source-offset": where.get("offset", ""),
             "dlq-failed-at": self._now().isoformat(),
         })
+        # Keyed by the id this message would have had as a record: the same input dead-letters under the same
+        # key however often it is redelivered or replayed, so readers (and a compacted topic) deduplicate.
+        dlq_id = self.record_id(hospital, feed, key, value)
+        out["dlq-id"] = dlq_id
         topic = dlq_topic(hospital, feed) if hospital != "unknown" else "hds.dlq.unknown"
-        return Outcome(topic, key, value, [(k, v.encode()) for k, v in out.items()], True, reason=reason, source=where)
+        return Outcome(topic, dlq_id.encode(), value, [(k, v.encode()) for k, v in out.items()], True, reason=reason,
+                       source=where)
