@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--build", action="store_true", help="rebuild the image even if it exists")
     p.add_argument("--image", default=None,
                    help="play this image from the store instead (e.g. one built from the Containerfile); never built")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the pipeline")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for each stage (upper bound)")
     p.add_argument("--plant-leak", action="store_true",
                    help="check the checker: a policy keeps patients' names; passes only if both leak checks catch it")
     args = p.parse_args(argv)
