@@ -251,11 +251,11 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
         identifiers = manifest.identifiers.as_dict()
         with played(podman, plan, workdir, instance=RELEASE) as session:
             session.play("broker", plan.broker)
-            _wait("the broker", lambda: _tcp_open(ports["broker"]), 60)
+            _wait("the broker", lambda: _tcp_open(ports["broker"]), 120)
             session.play("services", plan.services)
-            _wait("the catalog's /health", lambda: _http(f"{api}/health")[0] == 200, 120)
+            _wait("the catalog's /health", lambda: _http(f"{api}/health")[0] == 200, 300)
             _wait("the gateway's /health",
-                  lambda: _http(f"http://127.0.0.1:{ports['metrics']}/health")[0] == 200, 180)
+                  lambda: _http(f"http://127.0.0.1:{ports['metrics']}/health")[0] == 200, 300)
             summary["ready_seconds"] = round(time.monotonic() - started, 1)
             summary["containers"] = {}
             for deployment in ("broker", "gateway", "catalog"):
