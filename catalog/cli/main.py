@@ -14,6 +14,7 @@ from pathlib import Path
 from catalog.cli import audit as audit_commands
 from catalog.cli import deid as deid_commands
 from catalog.cli import identity as identity_commands
+from catalog.cli import logs
 from catalog.cli.bench import run_bench
 from catalog.cli.demo import run_demo
 from catalog.cli.synth.feeds import generate
@@ -127,7 +128,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     service = GatewayService(processor, bootstrap=bootstrap, group_id=settings.gateway_group,
                              session_timeout_ms=settings.kafka_session_timeout_ms,
                              topics=processor.registry.raw_topics() + processor.registry.deid_topics(),
-                             assignment=settings.gateway_assignment, security=settings.kafka_security())
+                             assignment=settings.gateway_assignment, security=settings.kafka_security(),
+                             instance_id=settings.gateway_instance_id)
     if settings.gateway_metrics_port:
         start_metrics_server(service, settings.gateway_metrics_port, host=settings.gateway_metrics_host)
     print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)
@@ -185,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hds", description="City health data space: feeds -> Kafka -> de-identification "
                                 "-> DuckDB catalog -> governed research access.")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    p.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                   help="text (default) or json: one JSON object per line ($HDS_LOG_FORMAT)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     b = sub.add_parser("broker", help="start the embedded Kafka-protocol broker (tansu) and print its address")
@@ -254,7 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     if args.command in {"gateway", "catalog", "demo"} and args.verbose == 0:
         level = logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = args.log_format or os.environ.get("HDS_LOG_FORMAT", "text")
+    if log_format not in logs.FORMATS:
+        print("hds: configuration error: HDS_LOG_FORMAT must be text or json", file=sys.stderr)
+        return 2
+    logs.configure(level, log_format)
     # kafka-python reports reconnects and shutdown races as errors; they are retried and not ours to show.
     logging.getLogger("kafka").setLevel(logging.ERROR if args.verbose >= 2 else logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.INFO if args.verbose >= 2 else logging.WARNING)
