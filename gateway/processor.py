@@ -18,12 +18,13 @@ from typing import Any, Protocol
 from policies.feeds import FeedRegistry
 from gateway.projection import project
 from policies.topics import deid_topic, dlq_topic, parse_raw_topic
+from deid.text.propagation import FindingsCache
 
 log = logging.getLogger(__name__)
 
 
 class Engine(Protocol):
-    def deidentify(self, payload: Any, *, format: str, profile: str, hospital: str) -> Any: ...
+    def deidentify(self, payload: Any, *, format: str, profile: str, hospital: str, findings: Any = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Processor:
     ) -> None:
         self._registry = registry
         self._engine = engine
+        self._findings = FindingsCache()  # patient-level propagation: in memory, bounded, never logged
         self._record_key = record_key
         self._key_id = key_id
         self._now = now
@@ -116,7 +118,9 @@ class Processor:
                 return dead("invalid_fhir", "not a FHIR resource (no resourceType)")
             if cfg.format == "csv" and not (isinstance(payload, dict) and all(isinstance(k, str) for k in payload)):
                 return dead("invalid_csv_row", "a CSV row must be a JSON object of column -> value")
-        result = self._engine.deidentify(payload, format=cfg.format, profile=cfg.profile, hospital=hospital)
+        result = self._engine.deidentify(
+            payload, format=cfg.format, profile=cfg.profile, hospital=hospital, findings=self._findings
+        )
         if not getattr(result, "ok", False):
             return dead(str(getattr(result, "reason", None) or "deid_error"), str(getattr(result, "detail", None) or ""))
         try:

@@ -15,9 +15,10 @@ import spacy
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
+from deid.text.address_rule import AddressRule
 from deid.text.allowlist import eponym_phrase_spans, is_allowed
 from deid.text.lexicon import common_words
-from deid.text.chinese_rules import chinese_rules
+from deid.text.chinese_rules import MixedScriptNameRule, chinese_rules
 from deid.text.english_patterns import english_pattern_rule
 from deid.text.known_rule import KnownRule
 from deid.text.name_rule import NameRule
@@ -50,8 +51,10 @@ def _blank_nlp_engine() -> SpacyNlpEngine:
 
 def _rules_for(lang: str, extra_id_patterns: Sequence[str]) -> list[Rule]:
     if lang == "en":
-        return [english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule()]
-    return [*chinese_rules(), english_pattern_rule(extra_id_patterns)]
+        return [english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule(), MixedScriptNameRule(True)]
+    # Chinese notes carry English too (names of foreign patients, addresses, drug names): the English
+    # name, place and address rules see only Latin-script words, so they run on Chinese text as well
+    return [*chinese_rules(), english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule()]
 
 
 class TextRedactor:
