@@ -98,10 +98,11 @@ def test_given_failing_produces_then_the_slice_is_retried_and_nothing_is_lost(br
     producer.close()
 
     wrapped: list[Faulty] = []
+    faults = {"flush": 2}  # shared: a failed send makes the service renew its producer
 
     def wrap(client: Any) -> Any:
-        if hasattr(client, "send"):  # the producer: its first two flushes fail
-            wrapped.append(Faulty(client, {"flush": 2}))
+        if hasattr(client, "send"):  # the producers: the first two flushes fail
+            wrapped.append(Faulty(client, faults))
             return wrapped[-1]
         return client
 
@@ -111,7 +112,8 @@ def test_given_failing_produces_then_the_slice_is_retried_and_nothing_is_lost(br
     assert wait_for(lambda: service.stats.consumed >= 40, timeout=90)
     stop.set()
     t.join(30)
-    assert wrapped and wrapped[0].fail["flush"] == 0, "the injected failures were not reached"
+    assert faults["flush"] == 0, "the injected failures were not reached"
+    assert len(wrapped) == 3, "each failed send renews the producer"
     assert service.stats.loop.retries == 2
     assert service.stats.loop.redelivered >= 2, "a retried slice handles its records again"
     assert service.stats.produced == 40
@@ -227,3 +229,43 @@ def test_given_offsets_then_slices_commit_the_next_offset_of_each_partition() ->
     offsets = next_offsets(flat[:2])
     assert {tp.partition: o.offset for tp, o in offsets.items()} == {0: 10, 1: 6}
     assert JoinGuard.joining(object()) is False
+
+
+def test_given_a_broker_that_lost_its_data_then_the_loop_says_so_and_reads_the_new_log(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker().start()
+    try:
+        topic = "loop-restart"
+        producer = make_producer(broker.bootstrap)
+        for i in range(30):
+            producer.send(topic, value=b"old-%d" % i, partition=0)
+        producer.flush()
+        got: list[bytes] = []
+
+        def handler(records: Any, deadline: float, stop_: threading.Event) -> int:
+            got.extend(r.value for r in records)
+            return len(records)
+
+        loop = ConsumeLoop(lambda: make_consumer(broker.bootstrap, group_id="g-restart"), handler,
+                           pattern=f"^{topic}$", assignment="static")
+        stop = threading.Event()
+        t = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+        t.start()
+        assert wait_for(lambda: len(got) == 30, timeout=60)
+        broker.stop()  # memory-only: every topic and committed offset is gone
+        broker.start()
+        producer.close()
+        producer = make_producer(broker.bootstrap)  # the old one's producer id died with the broker
+        for f in [producer.send(topic, value=b"new-%d" % i, partition=0) for i in range(5)]:
+            f.get(timeout=30)
+        assert wait_for(lambda: len(got) == 35, timeout=60), "the records of the new log are read"
+        stop.set()
+        t.join(30)
+        producer.close()
+        assert got[30:] == [b"new-%d" % i for i in range(5)]
+        assert loop.stats.log_resets >= 1
+        assert any("lost its data" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    finally:
+        broker.stop()
