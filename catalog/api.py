@@ -95,7 +95,7 @@ def create_app(services: Services) -> FastAPI:
             "status": "ok",
             "datasets": len(services.store.dataset_ids()),
             "loader": None if stats is None else {"loaded": stats.loaded, "rejected": stats.rejected,
-                                                  "lag": stats.lag()},
+                                                  "duplicates": stats.duplicates, "lag": stats.lag()},
         }
 
     @app.get("/metrics", tags=["operations"])
@@ -105,6 +105,8 @@ def create_app(services: Services) -> FastAPI:
             metrics.loader_rows.set(stats.loaded)
             metrics.loader_rejected.set(stats.rejected)
             metrics.loader_lag.set(stats.lag())
+            metrics.loader_duplicates.set(stats.duplicates)
+            metrics.loader_retries.set(stats.loop.retries)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.include_router(datasets.router)
