@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
-from pipeline_kit import wait_for
+from pipeline_kit import Faulty, lab_messages, wait_for
 
-from catalog.loader import Loader
-from catalog.store import CatalogStore
 from gateway.consume_loop import ConsumeLoop, JoinGuard, LoopConfig, flatten, next_offsets
 from gateway.kafka_io import make_consumer, make_producer
 from gateway.publish import send_messages
@@ -36,36 +34,6 @@ def broker() -> Iterator[str]:
 
     with EmbeddedBroker() as b:
         yield b.bootstrap
-
-
-class Faulty:
-    """Delegates to a real client; `fail[name]` = how many of the next calls to `name` raise first."""
-
-    def __init__(self, inner: Any, fail: dict[str, int]) -> None:
-        self._inner = inner
-        self.fail = fail
-        self.calls: dict[str, int] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name not in self.fail:
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] = self.calls.get(name, 0) + 1
-            if self.fail[name] > 0:
-                self.fail[name] -= 1
-                raise ConnectionError(f"injected {name} failure")
-            return attr(*args, **kwargs)
-
-        return call
-
-
-def lab_messages(tmp_path: Path, n: int) -> list[Any]:
-    generate(tmp_path / "feeds", seed=23, patients=max(12, n))
-    msgs = read_feed_file(tmp_path / "feeds" / "riverside" / "lab.csv", hospital="riverside", feed="lab")
-    assert len(msgs) >= n
-    return msgs[:n]
 
 
 def record_ids(broker: str, topic: str) -> list[str]:
@@ -152,34 +120,6 @@ def test_given_a_failing_commit_then_the_records_come_again_after_a_restart(brok
     stop.set()
     t.join(30)
     assert a.stats.consumed == 30 and b.stats.consumed == 30, "exactly what was not committed comes again"
-
-
-def test_given_a_failing_catalog_write_then_the_loader_retries_and_loads_every_row(broker: str, tmp_path: Path) -> None:
-    settings = settings_for(tmp_path)
-    processor = build_processor(settings)
-    msgs = lab_messages(tmp_path, 25)
-    producer = make_producer(broker)
-    send_messages(producer, "riverside", "lab", msgs)
-    producer.close()
-    gw = GatewayService(processor, bootstrap=broker, group_id="gw-" + uuid.uuid4().hex, assignment="static")
-    gstop, gt = run(gw)
-    assert wait_for(lambda: gw.stats.consumed >= 25, timeout=90)
-    gstop.set()
-    gt.join(30)
-    expected = {processor.record_id("riverside", "lab", m.message_id.encode(), m.payload) for m in msgs}
-
-    store = CatalogStore(tmp_path / "c.duckdb")
-    faulty = Faulty(store, {"apply_batch": 2})
-    loader = Loader(faulty, bootstrap=broker, group_id="ld-" + uuid.uuid4().hex,  # type: ignore[arg-type]
-                    loop=LoopConfig(max_backoff_s=0.5))
-    stop, t = run(loader)
-    loaded = lambda: {r[0] for r in store.cursor().execute("SELECT record_id FROM lab_results").fetchall()} \
-        if "lab_results" in store.dataset_ids() else set()  # noqa: E731
-    assert wait_for(lambda: expected <= loaded(), timeout=90)
-    stop.set()
-    t.join(30)
-    assert faulty.fail["apply_batch"] == 0 and loader.stats.loop.retries == 2
-    store.close()
 
 
 def test_given_a_stop_during_a_slice_then_the_handler_stops_early_and_only_its_part_is_committed(
