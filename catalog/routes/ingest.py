@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from catalog.deps import require_roles
 from gateway.publish import PublishError, send_messages
 from gateway.readers import FeedReadError, read_feed_file
-from policies.principal import Principal
+from policies.principal import PUBLISHER, Principal
 
 router = APIRouter(tags=["ingest"])
 
@@ -24,7 +24,7 @@ _SUFFIX = {
     "text/csv": ".csv",
 }
 
-Publisher = Annotated[Principal, Depends(require_roles("hospital-publisher"))]
+Publisher = Annotated[Principal, Depends(require_roles(PUBLISHER))]
 
 
 @router.post("/api/ingest/{hospital}/{feed}", status_code=202)
