@@ -98,7 +98,7 @@ def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMet
             "status": "ok",
             "datasets": len(services.store.dataset_ids()),
             "loader": None if stats is None else {"loaded": stats.loaded, "rejected": stats.rejected,
-                                                  "lag": stats.lag()},
+                                                  "duplicates": stats.duplicates, "lag": stats.lag()},
         }
 
     @app.get("/metrics", tags=["operations"])
@@ -108,6 +108,8 @@ def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMet
             metrics.loader_rows.set(stats.loaded)
             metrics.loader_rejected.set(stats.rejected)
             metrics.loader_lag.set(stats.lag())
+            metrics.loader_duplicates.set(stats.duplicates)
+            metrics.loader_retries.set(stats.loop.retries)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
 

@@ -45,6 +45,7 @@ class Settings:
     gateway_assignment: str = "auto"
     gateway_metrics_port: int | None = None  # /health/live, /health/ready and /metrics of `hds gateway` (off when unset)
     gateway_metrics_host: str = "127.0.0.1"  # where they listen (a container sets 0.0.0.0 for its probes)
+    gateway_instance_id: str | None = None  # static group membership (group mode): e.g. the pod name
     loader_group: str = "hds-catalog-loader"
     kafka_session_timeout_ms: int = 6000
     kafka_security_protocol: str = "PLAINTEXT"
@@ -152,6 +153,7 @@ class Settings:
             loader_group=e.get("HDS_LOADER_GROUP", "hds-catalog-loader"),
             gateway_metrics_port=_int(e, "HDS_GATEWAY_METRICS_PORT", 0) or None,
             gateway_metrics_host=e.get("HDS_GATEWAY_METRICS_HOST") or "127.0.0.1",
+            gateway_instance_id=e.get("HDS_GATEWAY_INSTANCE_ID") or None,
             gateway_assignment=_choice(e, "HDS_GATEWAY_ASSIGNMENT", ("auto", "group", "static"), "auto"),
             kafka_session_timeout_ms=_int(e, "HDS_KAFKA_SESSION_TIMEOUT_MS", 6000),
             **_kafka_security(e, env),
