@@ -204,7 +204,30 @@ def parse(text: str) -> Message:
         else:
             segments.append(Segment(line.split(seps.field)))
     _check_structure(segments)
+    _check_complete(segments, seps)
     return Message(segments, seps)
+
+
+# The last field HL7 v2.3-2.8 make required (lowered where real senders omit it: PID-5, OBX-11 in the
+# FHIR-Converter and python-hl7 samples), for segments where that holds in every version: a segment that
+# ends before it was cut short (a message cut in the middle of a segment still has the shape of one).
+REQUIRED_THROUGH = {
+    "EVN": 2, "PID": 3, "PV1": 2, "NK1": 1, "ORC": 1, "OBR": 4, "OBX": 3, "AL1": 3, "IN1": 3, "TXA": 2,
+    "MRG": 1, "MSA": 2,
+}  # fmt: skip
+
+
+def _check_complete(segments: list[Segment], seps: Separators) -> None:
+    """A segment with fewer fields than its last required one, or a field whose escape sequence never closes
+    (an odd number of escape characters), is the mark of a message cut short."""
+    for k, seg in enumerate(segments, start=1):
+        need = REQUIRED_THROUGH.get(seg.name)
+        if need is not None and seg.field_count() < need:
+            raise HL7ParseError("hl7_truncated_segment", f"segment {k} {seg.name} ({seg.field_count()} of {need} fields)")
+        values = seg.fields[2:] if seg.is_header else seg.fields[1:]  # MSH-2 holds the escape character itself
+        for n, value in enumerate(values, start=3 if seg.is_header else 1):
+            if value.count(seps.escape) % 2:
+                raise HL7ParseError("hl7_truncated_escape", f"segment {k} {seg.name}-{n}")
 
 
 def _check_structure(segments: list[Segment]) -> None:

@@ -181,6 +181,53 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mllp(args: argparse.Namespace) -> int:
+    from gateway.feeds import FeedRegistry, FeedRegistryError
+    from gateway.kafka_io import make_producer
+    from gateway.mllp import KafkaWriter, MllpListener, feed_check, run_listener, start_health_server
+
+    settings = _settings(args, need_deid_keys=False)
+    try:
+        cfg = FeedRegistry.load(settings.feeds_file).lookup(args.hospital, args.feed)
+    except FeedRegistryError as exc:
+        print(f"hds mllp: {exc}", file=sys.stderr)
+        return 2
+    if cfg is None:
+        print(f"hds mllp: {settings.feeds_file} has no feed '{args.feed}' for hospital '{args.hospital}'", file=sys.stderr)
+        return 2
+    if cfg.format != "hl7v2":
+        print(f"hds mllp: feed '{args.feed}' takes {cfg.format}, not HL7 v2", file=sys.stderr)
+        return 2
+    bootstrap = _require_bootstrap(settings)
+    stop = _stop_on_signals()
+    producer = make_producer(bootstrap, client_id=f"hds-mllp-{args.hospital}", security=settings.kafka_security(),
+                             deadline_ms=int(args.write_timeout * 1000))
+    writer = KafkaWriter(producer, args.hospital, args.feed, timeout_s=args.write_timeout)
+    listener = MllpListener(hospital=args.hospital, feed=args.feed, writer=writer, check=feed_check(cfg),
+                            host=args.host, port=args.port, ready=writer.connected,
+                            write_timeout_s=args.write_timeout + 1)
+    health = start_health_server(listener, args.health_port, args.host) if args.health_port is not None else None
+    threading.Thread(target=lambda: (listener.listening.wait(30) and print(
+        f"{listener.host}:{listener.port}", flush=True)), daemon=True).start()
+    print(f"MLLP listener for {args.hospital}/{args.feed} -> {cfg.dataset} via {bootstrap}"
+          + (f"; health on {args.host}:{health.server_address[1]}" if health else ""), file=sys.stderr, flush=True)
+    try:
+        run_listener(listener, stop)
+    except OSError as exc:
+        print(f"hds mllp: cannot listen on {args.host}:{args.port} ({exc.strerror or type(exc).__name__})",
+              file=sys.stderr)
+        return 2
+    finally:
+        if health is not None:
+            health.shutdown()
+        try:
+            producer.close(timeout=5)
+        except Exception:  # noqa: BLE001 - what the broker never acknowledged was answered AE, not AA
+            pass
+    print(json.dumps(listener.stats.as_dict()))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from gateway.bench import run_bench
 
@@ -247,6 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--summary", action="store_true", help="print only the summary (counts per reason)")
     dl.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
     dl.set_defaults(func=cmd_dlq_list)
+
+    ml = sub.add_parser("mllp", help="HL7 v2 over MLLP into hds.raw.<hospital>.<feed>; ACK AA once the broker has it")
+    ml.add_argument("--hospital", required=True)
+    ml.add_argument("--feed", required=True)
+    ml.add_argument("--port", type=int, default=2575, help="MLLP port (default 2575; 0: a free one)")
+    ml.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    ml.add_argument("--health-port", type=int, default=None, help="serve /health/live and /health/ready here")
+    ml.add_argument("--write-timeout", type=float, default=10.0,
+                    help="seconds to wait for the broker's acknowledgement before answering AE (default 10)")
+    ml.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
+    ml.set_defaults(func=cmd_mllp)
 
     be = sub.add_parser("bench", help="benchmarks (JSON as the last line)")
     be.add_argument("what", choices=["deid", "pipeline"])

@@ -12,8 +12,15 @@ from kafka import KafkaConsumer, KafkaProducer
 logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
-def make_producer(bootstrap: str, *, client_id: str = "hds", security: dict[str, Any] | None = None) -> KafkaProducer:
-    """`security`: kafka-python TLS/SASL options (Settings.kafka_security()); none for a plaintext broker."""
+def make_producer(bootstrap: str, *, client_id: str = "hds", security: dict[str, Any] | None = None,
+                  deadline_ms: int | None = None) -> KafkaProducer:
+    """`security`: kafka-python TLS/SASL options (Settings.kafka_security()); none for a plaintext broker.
+    `deadline_ms`: every send is acknowledged or failed within about this long (the MLLP listener answers its
+    client in seconds); default: kafka-python's two minutes, with 30 s per request and for metadata."""
+    timeouts: dict[str, int] = {"request_timeout_ms": 30_000, "max_block_ms": 30_000}
+    if deadline_ms is not None:
+        timeouts = {"request_timeout_ms": deadline_ms, "max_block_ms": deadline_ms,
+                    "delivery_timeout_ms": deadline_ms + 5}
     return KafkaProducer(
         **(security or {}),
         bootstrap_servers=bootstrap,
@@ -22,8 +29,7 @@ def make_producer(bootstrap: str, *, client_id: str = "hds", security: dict[str,
         retries=5,
         linger_ms=5,
         max_in_flight_requests_per_connection=1,  # keep order per partition across retries
-        request_timeout_ms=30_000,
-        max_block_ms=30_000,
+        **timeouts,
     )
 
 

@@ -101,6 +101,15 @@ def read_feed_file(
         data = path.read_bytes()
     except OSError as exc:
         raise FeedReadError(path, "file", f"cannot be read ({type(exc).__name__})") from None
+    return read_feed_bytes(data, source=path, hospital=hospital, feed=feed, format=format)
+
+
+def read_feed_bytes(
+    data: bytes, *, source: Path | str, hospital: str, feed: str, format: str | None = None
+) -> list[FeedMessage]:
+    """Like ``read_feed_file`` for bytes already in hand (an HTTP body, an MLLP block). ``source`` names them
+    in errors; its suffix (``.ndjson``, ``.csv``, ...) helps format detection as a file name's would."""
+    path = Path(source)
     if not data.removeprefix(_BOM).strip():
         raise FeedReadError(path, "file", "empty file")
     fmt = format or detect_format(path, data[:4096])
