@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gateway.data_dir_lock import DataDirInUse, DataDirLock, check_port_free
 from gateway.settings import Settings
 
 
@@ -122,12 +123,6 @@ def _api_check(settings: Settings, url: str, rows: dict[str, int]) -> str:
 
 def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop: threading.Event,
              timeout_s: float = 240.0, port_given: bool = False) -> int:
-    from catalog.server import start_catalog
-    from gateway.broker import EmbeddedBroker
-    from gateway.kafka_io import make_producer
-    from gateway.publish import publish_files
-    from gateway.synth import generate
-
     started = time.monotonic()
     temp_dir: Path | None = None
     if smoke and "HDS_DATA_DIR" not in os.environ and settings.data_dir == Path(".hds"):
@@ -137,6 +132,33 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
         from gateway.broker import free_port
 
         settings = settings.with_(api_port=free_port())
+    if settings.production:
+        _say("hds demo: refusing to run with HDS_ENV=production (synthetic data, dev identity)")
+        return 2
+    # Each demo owns its data directory: the lock and the port check come before anything in it is touched.
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+        check_port_free(settings.api_host, settings.api_port)
+    except DataDirInUse as exc:
+        lock.release()
+        _say(f"hds demo: {exc}; nothing was changed")
+        return 2
+    try:
+        return _run_demo(settings, smoke=smoke, seed=seed, patients=patients, stop=stop, timeout_s=timeout_s,
+                         started=started, temp_dir=temp_dir)
+    finally:
+        lock.release()
+
+
+def _run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop: threading.Event,
+              timeout_s: float, started: float, temp_dir: Path | None) -> int:
+    from catalog.server import start_catalog
+    from gateway.broker import EmbeddedBroker
+    from gateway.kafka_io import make_producer
+    from gateway.publish import publish_files
+    from gateway.synth import generate
+
     # The demo's working files live under <data dir>/demo and start fresh: the embedded broker is memory-only,
     # so a catalog (and its stored offsets) from an earlier run would not match it. The dev issuer's key stays
     # in the data dir itself, so `hds token` in another terminal signs tokens this demo accepts.
@@ -145,9 +167,6 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
         shutil.rmtree(base)
     base.mkdir(parents=True, exist_ok=True)
     settings = settings.with_(catalog_db=base / "catalog.duckdb")
-    if settings.production:
-        _say("hds demo: refusing to run with HDS_ENV=production (synthetic data, dev identity)")
-        return 2
 
     broker = None
     gateway = None
