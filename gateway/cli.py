@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 # Other packages contribute their subcommands through `register(subparsers)`.
 _REGISTRARS = ("deid.cli", "policies.identity.cli", "policies.audit.cli")
@@ -158,26 +159,68 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     timeout_s=args.timeout, port_given=args.port is not None)
 
 
+def _dlq_reader(args: argparse.Namespace, settings) -> "Any":  # type: ignore[no-untyped-def]
+    from gateway.dlq import DeadLetterReader, dlq_pattern
+    from gateway.kafka_io import check_reachable
+
+    try:
+        pattern = dlq_pattern(args.hospital, args.feed)
+    except ValueError as exc:
+        raise SystemExit(f"hds dlq: {exc}") from None
+    bootstrap = _require_bootstrap(settings)
+    check_reachable(bootstrap)
+    return DeadLetterReader(bootstrap, pattern=pattern, security=settings.kafka_security())
+
+
+def _kafka_failure(command: str, exc: Exception) -> int:
+    print(f"hds {command}: {exc if isinstance(exc, ConnectionError) else type(exc).__name__}", file=sys.stderr)
+    return 1
+
+
 def cmd_dlq_list(args: argparse.Namespace) -> int:
-    from gateway.dlq import DLQ_PATTERN, list_dead_letters
+    from kafka.errors import KafkaError
 
     settings = _settings(args, need_deid_keys=False)
-    bootstrap = _require_bootstrap(settings)
-    pattern = DLQ_PATTERN
-    if args.hospital:
-        import re
-
-        from gateway.topics import check_name
-
-        pattern = r"^hds\.dlq\." + re.escape(check_name("hospital", args.hospital)) + r"\..+"
     reasons: dict[str, int] = {}
     n = 0
-    for item in list_dead_letters(bootstrap, pattern=pattern, limit=args.limit, security=settings.kafka_security()):
-        n += 1
-        reasons[item.get("reason", "?")] = reasons.get(item.get("reason", "?"), 0) + 1
-        if not args.summary:
-            print(json.dumps(item), flush=True)
+    try:
+        with _dlq_reader(args, settings) as reader:
+            for item in reader.read_all():
+                if args.reason and item.reason != args.reason:
+                    continue
+                if args.limit is not None and n >= args.limit:
+                    break
+                n += 1
+                reasons[item.reason] = reasons.get(item.reason, 0) + 1
+                if not args.summary:
+                    print(json.dumps(item.listing()), flush=True)
+    except (KafkaError, ConnectionError) as exc:
+        return _kafka_failure("dlq list", exc)
     print(json.dumps({"dead_letters": n, "reasons": reasons}))
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from kafka.errors import KafkaError
+
+    from gateway.dlq import ReplayError, replay_dead_letters
+    from gateway.kafka_io import make_producer
+
+    settings = _settings(args, need_deid_keys=False)
+    try:
+        with _dlq_reader(args, settings) as reader:
+            producer = make_producer(settings.kafka_bootstrap, client_id="hds-dlq-replay",
+                                     security=settings.kafka_security())
+            try:
+                report = replay_dead_letters(reader, producer, reason=args.reason)
+            finally:
+                producer.close(timeout=10)
+    except ReplayError as exc:
+        print(f"hds dlq replay: {exc}", file=sys.stderr)
+        return 1
+    except (KafkaError, ConnectionError) as exc:
+        return _kafka_failure("dlq replay", exc)
+    print(json.dumps(report.as_dict()))
     return 0
 
 
@@ -289,11 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
     dq = sub.add_parser("dlq", help="the dead-letter topics: what was rejected, where and why (never content)")
     dsub = dq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND", required=True)
     dl = dsub.add_parser("list", help="list dead letters as JSON lines, then a summary line")
-    dl.add_argument("--hospital", help="only this hospital's dead-letter topics")
+    dr = dsub.add_parser("replay", help="send dead letters back to their raw topic for the gateway to process again "
+                         "(after a profile or registry fix); idempotent")
+    for sp in (dl, dr):
+        sp.add_argument("--hospital", help="only this hospital's dead-letter topics")
+        sp.add_argument("--feed", help="only this feed's dead-letter topics")
+        sp.add_argument("--reason", help="only dead letters with this reason code (e.g. hl7_parse_error)")
+        sp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
     dl.add_argument("--limit", type=int, default=None, help="stop after N dead letters")
     dl.add_argument("--summary", action="store_true", help="print only the summary (counts per reason)")
-    dl.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
     dl.set_defaults(func=cmd_dlq_list)
+    dr.set_defaults(func=cmd_dlq_replay)
 
     ml = sub.add_parser("mllp", help="HL7 v2 over MLLP into hds.raw.<hospital>.<feed>; ACK AA once the broker has it")
     ml.add_argument("--hospital", required=True)

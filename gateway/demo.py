@@ -27,31 +27,6 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-class DeadLetterCounter:
-    """Counts messages on hds.dlq.* (values are never read: the DLQ is in the restricted zone)."""
-
-    def __init__(self, bootstrap: str) -> None:
-        from kafka import KafkaConsumer
-
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                       auto_offset_reset="earliest", metadata_max_age_ms=2000,
-                                       client_id="hds-demo-dlq-counter")
-        self._consumer.subscribe(pattern=r"^hds\.dlq\..+")
-        self.count = 0
-        self.reasons: dict[str, int] = {}
-
-    def poll(self) -> int:
-        for _tp, msgs in self._consumer.poll(timeout_ms=200).items():
-            for m in msgs:
-                self.count += 1
-                reason = dict((k, v.decode("utf-8", "replace")) for k, v in m.headers or []).get("dlq-reason", "?")
-                self.reasons[reason] = self.reasons.get(reason, 0) + 1
-        return self.count
-
-    def close(self) -> None:
-        self._consumer.close()
-
-
 def _start_gateway(settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update({
@@ -155,6 +130,7 @@ def _run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop
               timeout_s: float, started: float, temp_dir: Path | None) -> int:
     from catalog.server import start_catalog
     from gateway.broker import EmbeddedBroker
+    from gateway.dlq import DeadLetterCounter
     from gateway.kafka_io import make_producer
     from gateway.publish import publish_files
     from gateway.synth import generate
@@ -207,7 +183,7 @@ def _run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop
         _say(f"[4/5] published {published} synthetic messages from {len(m['hospitals'])} hospitals "
              f"({m.get('shared_patients', '?')} patients visit more than one)")
 
-        dlq = DeadLetterCounter(bootstrap)
+        dlq = DeadLetterCounter(bootstrap, security=settings.kafka_security())
         deadline = time.monotonic() + timeout_s
         last = -1
         loaded = 0

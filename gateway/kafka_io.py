@@ -195,3 +195,24 @@ class AssignmentWatchdog:
             self._since = None
             return True
         return False
+
+
+class KafkaUnreachable(ConnectionError):
+    """No bootstrap server accepted a connection (the message names the servers, nothing else)."""
+
+
+def check_reachable(bootstrap: str, *, timeout_s: float = 5.0) -> None:
+    """Fail fast, with one clear message, when no bootstrap server accepts a TCP connection (kafka-python
+    would otherwise spend its 30 s metadata timeout before raising)."""
+    import socket
+
+    for part in (p.strip() for p in bootstrap.split(",")):
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit():
+            continue
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return
+        except OSError:
+            continue
+    raise KafkaUnreachable(f"cannot reach Kafka at {bootstrap}")

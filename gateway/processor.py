@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from deid import hl7
+from gateway.feed_rules import check_hl7
 from gateway.feeds import FeedRegistry
 from gateway.projection import project
 from gateway.topics import deid_topic, dlq_topic, parse_raw_topic
@@ -100,6 +102,13 @@ class Processor:
         except UnicodeDecodeError as exc:
             return dead("encoding_error", f"payload is not UTF-8 (byte {exc.start})")
         payload: Any = text
+        if cfg.format == "hl7v2" and (cfg.message_types or cfg.required_segments):
+            try:
+                broken = check_hl7(hl7.parse(text), cfg)
+            except hl7.HL7ParseError as exc:
+                return dead("hl7_parse_error", f"{exc.reason} {exc.position}".strip())
+            if broken is not None:
+                return dead(broken.reason, broken.detail)
         if cfg.format in ("fhir", "csv"):
             try:
                 payload = json.loads(text)
