@@ -80,38 +80,54 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from gateway.kafka_io import make_producer
-    from gateway.publish import PublishError, publish_files
-    from gateway.readers import FeedReadError
+    from kafka.errors import KafkaError
 
-    settings = _settings(args)
+    from gateway.feeds import FeedRegistry, FeedRegistryError
+    from gateway.kafka_io import KafkaUnreachable, check_reachable, make_producer
+    from gateway.publish import PublishError, PublishReport, read_all, send_messages
+    from gateway.readers import FeedReadError
+    from gateway.topics import raw_topic
+
+    settings = _settings(args, need_deid_keys=False)  # publishing pseudonymises nothing
     bootstrap = _require_bootstrap(settings)
     try:
-        from gateway.topics import raw_topic
-
-        raw_topic(args.hospital, args.feed)
-    except ValueError as exc:
+        topic = raw_topic(args.hospital, args.feed)
+        feed = FeedRegistry.load(settings.feeds_file).lookup(args.hospital, args.feed)
+    except (ValueError, FeedRegistryError) as exc:
         print(f"hds publish: {exc}", file=sys.stderr)
+        return 2
+    if feed is None:
+        print(f"hds publish: {settings.feeds_file} has no feed '{args.feed}' for hospital '{args.hospital}' "
+              "(nothing was published)", file=sys.stderr)
         return 2
     for f in args.files:
         if not Path(f).is_file():
-            print(f"hds publish: {f}: no such file", file=sys.stderr)
+            print(f"hds publish: {f}: no such file (nothing was published)", file=sys.stderr)
             return 2
-    producer = make_producer(bootstrap, client_id=f"hds-publish-{args.hospital}", security=settings.kafka_security())
-    try:
-        report = publish_files(producer, [Path(f) for f in args.files], hospital=args.hospital, feed=args.feed,
-                               format=args.format,
-                               progress=lambda i, n: print(f"\rpublished {i}/{n}", end="", file=sys.stderr))
+    try:  # every file is read and checked against the feed before anything is sent
+        messages = read_all([Path(f) for f in args.files], hospital=args.hospital, feed=args.feed,
+                            format=args.format, feed_config=feed)
     except FeedReadError as exc:
-        print(f"\nhds publish: {exc} (nothing was published)", file=sys.stderr)
+        print(f"hds publish: {exc} (nothing was published)", file=sys.stderr)
         return 1
+    try:
+        check_reachable(bootstrap)
+        producer = make_producer(bootstrap, client_id=f"hds-publish-{args.hospital}",
+                                 security=settings.kafka_security())
+    except (KafkaUnreachable, KafkaError) as exc:
+        print(f"hds publish: {exc if isinstance(exc, KafkaUnreachable) else type(exc).__name__} "
+              "(nothing was published)", file=sys.stderr)
+        return 1
+    try:
+        n = send_messages(producer, args.hospital, args.feed, messages,
+                          progress=lambda i, total: print(f"\rpublished {i}/{total}", end="", file=sys.stderr))
     except PublishError as exc:
         print(f"\nhds publish: {exc}", file=sys.stderr)
         return 1
     finally:
         producer.close(timeout=5)
     print(file=sys.stderr)
-    print(json.dumps(report.as_dict()))
+    print(json.dumps(PublishReport(topic, len(args.files), n).as_dict()))
     return 0
 
 

@@ -21,6 +21,7 @@ from gateway.settings import Settings
 from gateway.synth import generate
 
 pytestmark = pytest.mark.integration
+ONLY_LAB = r"^hds\.raw\.riverside\.lab$"  # other tests leave raw messages on the shared broker
 
 
 def run(service: GatewayService) -> tuple[threading.Event, threading.Thread]:
@@ -51,7 +52,7 @@ def test_given_a_restart_then_the_gateway_resumes_after_its_committed_offsets(br
     producer = make_producer(broker)
     send_messages(producer, "riverside", "lab", first)
 
-    a = GatewayService(processor, bootstrap=broker, group_id=group, assignment="static")
+    a = GatewayService(processor, bootstrap=broker, group_id=group, assignment="static", pattern=ONLY_LAB)
     stop, t = run(a)
     assert wait_for(lambda: a.stats.consumed >= 20)
     stop.set()
@@ -59,7 +60,7 @@ def test_given_a_restart_then_the_gateway_resumes_after_its_committed_offsets(br
     assert a.stats.produced == 20 and a.stats.dead_lettered == 0
 
     send_messages(producer, "riverside", "lab", second)
-    b = GatewayService(processor, bootstrap=broker, group_id=group, assignment="static")
+    b = GatewayService(processor, bootstrap=broker, group_id=group, assignment="static", pattern=ONLY_LAB)
     stop, t = run(b)
     assert wait_for(lambda: b.stats.consumed >= 5)
     time.sleep(2.0)
