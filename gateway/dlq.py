@@ -44,6 +44,18 @@ class DeadLetter:
     def source_topic(self) -> str:
         return self.headers.get("dlq-source-topic", "")
 
+    @property
+    def source_key(self) -> bytes | None:
+        """The key the message had on its raw topic (the record id derives from it): the ``dlq-source-key``
+        header (hex; empty when it had none), else the dead letter's own key (letters written before the
+        header existed were keyed like their source)."""
+        if "dlq-source-key" not in self.headers:
+            return self.key
+        try:
+            return bytes.fromhex(self.headers["dlq-source-key"]) or None
+        except ValueError:
+            return None
+
     def listing(self) -> dict[str, Any]:
         """What an operator may see: coordinates, codes, the message id and the size; never the content."""
         item: dict[str, Any] = {"topic": self.topic, "partition": self.partition, "offset": self.offset,
@@ -166,14 +178,15 @@ def replay_dead_letters(reader: DeadLetterReader, producer: Any, *, reason: str 
         if parse_raw_topic(item.source_topic) is None:
             report.unroutable += 1
             continue
-        identity = item.key or item.headers.get("message-id", "").encode() or item.value
-        if (item.source_topic, identity) in sent:
+        key = item.source_key
+        identity = (item.source_topic, key, None if key else item.value)
+        if identity in sent:
             report.duplicates += 1
             continue
-        sent.add((item.source_topic, identity))
+        sent.add(identity)
         headers = [(k, item.headers[k].encode()) for k in REPLAYED_HEADERS if k in item.headers]
         headers.append(("replayed-from", f"{item.topic}:{item.partition}:{item.offset}".encode()))
-        futures.append(producer.send(item.source_topic, key=item.key, value=item.value, headers=headers))
+        futures.append(producer.send(item.source_topic, key=key, value=item.value, headers=headers))
         report.replayed += 1
     producer.flush(timeout=60)
     failed = 0

@@ -163,6 +163,7 @@ class Processor:
             "dlq-source-partition": where.get("partition", ""),
             "dlq-source-offset": where.get("offset", ""),
             "dlq-failed-at": self._now().isoformat(),
+            "dlq-source-key": key.hex() if key else "",  # so a replay sends the message under its own key
         })
         topic = dlq_topic(hospital, feed) if hospital != "unknown" else "hds.dlq.unknown"
         return Outcome(topic, key, value, [(k, v.encode()) for k, v in out.items()], True, reason=reason, source=where)

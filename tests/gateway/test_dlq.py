@@ -155,3 +155,18 @@ def test_given_a_profile_fix_then_replay_loads_the_dead_letters_once_however_oft
         loader_stop.set()
         time.sleep(1)
         store.close()
+
+
+@pytest.mark.parametrize("headers,dlq_key,expected", [
+    ({"dlq-source-key": b"mid-1".hex()}, b"a-dead-letter-id", b"mid-1"),  # the raw key, not the letter's own
+    ({"dlq-source-key": ""}, b"a-dead-letter-id", None),  # the message had no key
+    ({"dlq-source-key": "not hex"}, b"a-dead-letter-id", None),
+    ({}, b"mid-2", b"mid-2"),  # written before the header existed: keyed like its source
+])
+def test_given_a_dead_letter_then_replay_uses_the_key_it_had_on_its_raw_topic(
+        headers: dict[str, str], dlq_key: bytes, expected: bytes | None) -> None:
+    from gateway.dlq import DeadLetter
+
+    letter = DeadLetter("hds.dlq.h.adt", 0, 7, dlq_key, b"MSH|...", {"dlq-source-topic": "hds.raw.h.adt", **headers})
+    assert letter.source_key == expected
+    assert "source_key" not in json.dumps(letter.listing())
