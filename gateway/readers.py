@@ -13,11 +13,12 @@ import csv
 import hashlib
 import io
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from deid import hl7
 
 FORMATS = ("hl7v2", "fhir", "csv")
 CONTENT_TYPES = {
@@ -31,21 +32,7 @@ _SUFFIXES = {
     ".csv": "csv",
 }
 _BOM = codecs.BOM_UTF8
-_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-_MLLP_START, _MLLP_END = b"\x0b", b"\x1c"
-_ENVELOPE = (b"FHS", b"BHS", b"BTS", b"FTS")
-_MESSAGE_TYPE = re.compile(r"[A-Z0-9]{3}")
-
-# HL7 table 0211 (MSH-18 character set) -> Python codec
-_HL7_CHARSETS = {
-    "ASCII": "ascii",
-    "8859/1": "iso8859-1", "8859/2": "iso8859-2", "8859/3": "iso8859-3", "8859/4": "iso8859-4",
-    "8859/5": "iso8859-5", "8859/6": "iso8859-6", "8859/7": "iso8859-7", "8859/8": "iso8859-8",
-    "8859/9": "iso8859-9", "8859/15": "iso8859-15",
-    "UNICODE": "utf-8", "UNICODE UTF-8": "utf-8",
-    "GB 18030-2000": "gb18030", "BIG-5": "big5", "KS X 1001": "euc-kr", "ISO IR87": "iso2022_jp",
-    "WINDOWS-1252": "cp1252", "CP1252": "cp1252",
-}
+_MLLP_START = b"\x0b"
 
 
 @dataclass(frozen=True)
@@ -75,9 +62,9 @@ def message_id(hospital: str, feed: str, normalised: bytes) -> str:
 
 def detect_format(path: Path, head: bytes) -> str:
     """``hl7v2`` | ``fhir`` | ``csv`` from the first bytes of the file, else from its suffix."""
-    start = head.removeprefix(_BOM).lstrip(b" \t\r\n" + _MLLP_START)
-    if start[:3] in (b"MSH", *_ENVELOPE) and len(start) > 3 and not start[3:4].isalnum():
+    if hl7.looks_like_hl7(head):
         return "hl7v2"
+    start = head.removeprefix(_BOM).lstrip(b" \t\r\n" + _MLLP_START)
     if start[:1] in (b"{", b"["):
         return "fhir"
     by_suffix = _SUFFIXES.get(path.suffix.lower())
@@ -120,27 +107,21 @@ def read_feed_bytes(
 
 
 # ----------------------------------------------------------------------------------------------- HL7 v2
-
-
-@dataclass
-class _Hl7Message:
-    number: int
-    first_line: int
-    lines: list[tuple[int, bytes]]  # (line number, segment bytes)
-    field_separator: bytes
+# The grammar is deid.hl7's (the one HL7 v2 parser): split_file for files, parse for each message.
 
 
 def _read_hl7(path: Path, data: bytes, hospital: str, feed: str) -> list[FeedMessage]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise FeedReadError(path, "start of file", "UTF-16 is not supported; send UTF-8")
-    messages = _split_hl7(path, data.removeprefix(_BOM))
+    try:
+        messages = hl7.split_file(data.removeprefix(_BOM))
+    except hl7.HL7FileError as exc:
+        raise FeedReadError(path, exc.position, exc.reason) from None
     if not messages:
         raise FeedReadError(path, "file", "no HL7 message (no MSH segment) in file")
     out: list[FeedMessage] = []
     for message in messages:
-        segments = _decode_hl7(path, message)
-        text = "\r".join(segments)
-        normalised = text.encode("utf-8")
+        normalised = message.text.encode("utf-8")
         out.append(
             FeedMessage(
                 payload=normalised,
@@ -151,124 +132,6 @@ def _read_hl7(path: Path, data: bytes, hospital: str, feed: str) -> list[FeedMes
             )
         )
     return out
-
-
-def _split_hl7(path: Path, data: bytes) -> list[_Hl7Message]:
-    """Group segment lines into messages, strip FHS/BHS/BTS/FTS envelopes, check the structure."""
-    messages: list[_Hl7Message] = []
-    current: _Hl7Message | None = None
-    file_open = file_closed = batch_open = False
-    batch_messages = 0
-    for index, raw in enumerate(_LINE_BREAK.split(data), start=1):
-        line = raw.removeprefix(_MLLP_START).removesuffix(_MLLP_END)
-        if not line.strip():
-            continue
-        where = f"message {current.number} (line {index})" if current else f"line {index}"
-        name = line[:3]
-        if name == b"MSH":
-            if file_closed:
-                raise FeedReadError(path, where, "segment after FTS (end of file envelope)")
-            current = _Hl7Message(len(messages) + 1, index, [(index, line)], line[3:4])
-            _check_msh(path, f"message {current.number} (line {index})", line)
-            messages.append(current)
-            batch_messages += 1
-            continue
-        if name in _ENVELOPE and (len(line) == 3 or not line[3:4].isalnum()):
-            if current is not None and len(current.lines) < 2:
-                raise FeedReadError(path, f"message {current.number} (line {current.first_line})",
-                                    "message has no segment after MSH")
-            current = None
-            if name == b"FHS":
-                if file_open:
-                    raise FeedReadError(path, f"line {index}", "FHS inside an open file envelope (FTS missing)")
-                file_open, file_closed, batch_open = True, False, False
-            elif name == b"BHS":
-                if file_closed:
-                    raise FeedReadError(path, f"line {index}", "segment after FTS (end of file envelope)")
-                if batch_open:
-                    raise FeedReadError(path, f"line {index}", "BHS inside an open batch (BTS missing)")
-                batch_open, batch_messages = True, 0
-            elif name == b"BTS":
-                _check_batch_count(path, index, line, batch_open, batch_messages)
-                batch_open = False
-            else:  # FTS
-                file_open, file_closed, batch_open = False, True, False
-            continue
-        if current is None:
-            raise FeedReadError(path, f"line {index}", "segment outside a message (no MSH before it)")
-        separator = current.field_separator
-        if not (re.fullmatch(rb"[A-Z0-9]{3}", name) and (len(line) == 3 or line[3:4] == separator)):
-            raise FeedReadError(path, where, "line does not look like an HL7 segment "
-                                "(3 upper-case letters or digits, then the field separator)")
-        current.lines.append((index, line))
-    if current is not None and len(current.lines) < 2:
-        raise FeedReadError(path, f"message {current.number} (line {current.first_line})",
-                            "message has no segment after MSH")
-    return messages
-
-
-def _check_msh(path: Path, where: str, line: bytes) -> None:
-    separator = line[3:4]
-    if not separator or separator.isalnum() or separator in b" \t":
-        raise FeedReadError(path, where, "MSH-1 field separator missing or invalid")
-    fields = line.split(separator)
-    encoding = fields[1] if len(fields) > 1 else b""
-    if not 2 <= len(encoding) <= 5 or len(set(encoding)) != len(encoding) or any(
-        bytes([c]).isalnum() or bytes([c]) == separator for c in encoding
-    ):
-        raise FeedReadError(path, where, "MSH-2 encoding characters missing or invalid")
-    message_type = fields[8] if len(fields) > 8 else b""
-    first = message_type.split(encoding[:1])[0]
-    if not _MESSAGE_TYPE.fullmatch(first.decode("latin-1")):
-        raise FeedReadError(path, where, "MSH-9 message type missing or invalid")
-
-
-def _check_batch_count(path: Path, index: int, line: bytes, batch_open: bool, counted: int) -> None:
-    """BTS-1 is the number of messages in the batch; check it when the batch had a BHS."""
-    if not batch_open or len(line) < 5:
-        return
-    declared = line[4:].split(line[3:4])[0].strip()
-    if declared.isdigit() and int(declared) != counted:
-        raise FeedReadError(path, f"line {index}",
-                            f"BTS-1 declares {int(declared)} messages but the batch holds {counted}")
-
-
-def _decode_hl7(path: Path, message: _Hl7Message) -> list[str]:
-    """UTF-8, or the MSH-18 character set when the bytes are not UTF-8."""
-    try:
-        return [line.decode("utf-8") for _, line in message.lines]
-    except UnicodeDecodeError:
-        pass
-    codec = _declared_charset(message)
-    bad_line = next(n for n, line in message.lines if not _is_utf8(line))
-    where = f"message {message.number} (line {bad_line})"
-    if codec is None or codec == "utf-8":
-        raise FeedReadError(path, where, "bytes are not valid UTF-8 and MSH-18 declares no other character set")
-    try:
-        return [line.decode(codec) for _, line in message.lines]
-    except (UnicodeDecodeError, LookupError):
-        raise FeedReadError(path, where, "bytes are not valid in the MSH-18 character set") from None
-
-
-def _declared_charset(message: _Hl7Message) -> str | None:
-    msh = message.lines[0][1]
-    fields = msh.split(message.field_separator)
-    if len(fields) < 18 or not fields[17].strip():
-        return None
-    encoding = fields[1]
-    value = fields[17]
-    if len(encoding) > 1:
-        value = value.split(encoding[1:2])[0]  # first repetition
-    value = value.split(encoding[:1])[0].strip().decode("latin-1").upper()
-    return _HL7_CHARSETS.get(value, "unknown")
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 # ------------------------------------------------------------------------------------------------- FHIR
