@@ -33,7 +33,7 @@ from typing import Any
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
 from deid import hl7 as grammar
-from gateway.feed_rules import check_hl7
+from gateway.formats.hl7v2 import check_hl7
 from gateway.feeds import FeedConfig
 from gateway.publish import headers_for
 from gateway.readers import FeedMessage, FeedReadError, read_feed_bytes
@@ -271,7 +271,7 @@ class MllpListener:
 
 
 def feed_check(feed: FeedConfig) -> Callable[[grammar.Message], Verdict | None]:
-    """The feed's rules (``gateway.feed_rules``) as an MLLP verdict: AR with HL7 error 200/201/100."""
+    """The feed's rules (``gateway.formats.hl7v2.check_hl7``) as an MLLP verdict: AR with HL7 error 200/201/100."""
     codes = {"message_type_not_accepted": _ERROR_CODES["type"], "event_not_accepted": _ERROR_CODES["event"],
              "missing_segment": _ERROR_CODES["segment"]}
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from deid import hl7
-from gateway.feed_rules import check_hl7
 from gateway.feeds import FeedRegistry
+from gateway.formats import format_for
 from gateway.projection import project
 from gateway.topics import deid_topic, dlq_topic, parse_raw_topic
 
@@ -101,23 +100,12 @@ class Processor:
             text = value.decode("utf-8")
         except UnicodeDecodeError as exc:
             return dead("encoding_error", f"payload is not UTF-8 (byte {exc.start})")
-        payload: Any = text
-        if cfg.format == "hl7v2" and (cfg.message_types or cfg.required_segments):
-            try:
-                broken = check_hl7(hl7.parse(text), cfg)
-            except hl7.HL7ParseError as exc:
-                return dead("hl7_parse_error", f"{exc.reason} {exc.position}".strip())
-            if broken is not None:
-                return dead(broken.reason, broken.detail)
-        if cfg.format in ("fhir", "csv"):
-            try:
-                payload = json.loads(text)
-            except json.JSONDecodeError as exc:
-                return dead("invalid_json", f"line {exc.lineno} column {exc.colno}")
-            if cfg.format == "fhir" and not (isinstance(payload, dict) and isinstance(payload.get("resourceType"), str)):
-                return dead("invalid_fhir", "not a FHIR resource (no resourceType)")
-            if cfg.format == "csv" and not (isinstance(payload, dict) and all(isinstance(k, str) for k in payload)):
-                return dead("invalid_csv_row", "a CSV row must be a JSON object of column -> value")
+        feed_format = format_for(cfg.format)
+        if feed_format is None:
+            return dead("unknown_format", f"no reader registered for {cfg.format}")
+        payload, rejected = feed_format.accept(text, cfg)  # grammar and the feed's rules, as at the edges
+        if rejected is not None:
+            return dead(rejected.reason, rejected.detail)
         result = self._engine.deidentify(payload, format=cfg.format, profile=cfg.profile, hospital=hospital)
         if not getattr(result, "ok", False):
             return dead(str(getattr(result, "reason", None) or "deid_error"), str(getattr(result, "detail", None) or ""))

@@ -11,9 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deid import hl7
-from gateway.feed_rules import check_hl7
 from gateway.feeds import FeedConfig
+from gateway.formats import format_for
 from gateway.readers import FeedMessage, FeedReadError, detect_format, read_feed_bytes, read_feed_file
 from gateway.topics import raw_topic
 
@@ -67,19 +66,21 @@ def send_messages(producer, hospital: str, feed: str, messages: Sequence[FeedMes
 
 
 def check_for_feed(source: Path | str, messages: Sequence[FeedMessage], feed: FeedConfig) -> None:
-    """What the feed accepts beyond its format: for HL7 v2 the whole grammar (``deid.hl7``: truncated segments,
-    open escapes), the message types and required segments of ``policies/feeds.yaml``. Raises FeedReadError
-    naming the source, the message's position and a reason code; never content."""
-    if feed.format != "hl7v2":
-        return
+    """What the feed accepts beyond the file's structure, message by message (the feed format's ``accept``,
+    the same check the gateway makes): for HL7 v2 the whole grammar (``deid.hl7``: truncated segments, open
+    escapes), the message types and required segments of ``policies/feeds.yaml``. Raises FeedReadError naming
+    the source, the message's position and a reason code; never content."""
+    fmt = format_for(feed.format)
+    if fmt is None:
+        raise FeedReadError(source, "file", f"no reader for format {feed.format}")
     for m in messages:
-        try:
-            broken = check_hl7(hl7.parse(m.payload.decode("utf-8")), feed)
-        except hl7.HL7ParseError as exc:
-            raise FeedReadError(source, m.position, f"{exc.reason} at {exc.position}".strip()) from None
-        if broken is not None:
-            raise FeedReadError(source, m.position, f"{broken.reason} ({broken.detail}): feed '{feed.feed}' "
-                                "does not take it")
+        _, rejected = fmt.accept(m.payload.decode("utf-8"), feed)
+        if rejected is None:
+            continue
+        if rejected.reason == "hl7_parse_error":
+            raise FeedReadError(source, m.position, rejected.detail.replace(" ", " at ", 1))
+        raise FeedReadError(source, m.position, f"{rejected.reason} ({rejected.detail}): feed '{feed.feed}' "
+                            "does not take it")
 
 
 def read_for_feed(source: Path | str, data: bytes, feed: FeedConfig, *, format: str | None = None) -> list[FeedMessage]:

@@ -41,7 +41,7 @@ def test_given_a_running_demo_then_a_second_on_its_directory_refuses_and_touches
     try:
         # the first demo is past its lock and has laid out its files (broker and gateway started)
         assert _wait(lambda: (data / "demo" / "gateway.log").exists() or first.poll() is not None, 120)
-        assert first.poll() is None
+        assert first.poll() is None, first.stderr.read() if first.stderr else ""
         (data / "demo" / "planted.txt").write_text("the first demo's file")
         before = _snapshot(data)
         second = subprocess.run([*HDS, "demo", "--data-dir", str(data), "--port", str(free_port())], env=ENV,
