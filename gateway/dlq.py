@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.kafka_io import PatternFollower, headers_dict, make_consumer
-from gateway.topics import check_name, parse_raw_topic
+from policies.topics import check_name, parse_raw_topic
 
 DLQ_PATTERN = r"^hds\.dlq\..+"
 LISTED_HEADERS = ("dlq-reason", "dlq-detail", "dlq-source-topic", "dlq-source-partition", "dlq-source-offset",

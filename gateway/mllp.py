@@ -34,10 +34,10 @@ from hl7.mllp import InvalidBlockError, start_hl7_server
 
 from deid import hl7 as grammar
 from gateway.formats.hl7v2 import check_hl7
-from gateway.feeds import FeedConfig
 from gateway.publish import headers_for
 from gateway.readers import FeedMessage, FeedReadError, read_feed_bytes
-from gateway.topics import raw_topic
+from policies.feeds import FeedConfig
+from policies.topics import raw_topic
 
 log = logging.getLogger(__name__)
 

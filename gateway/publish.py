@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.feeds import FeedConfig
 from gateway.formats import format_for
 from gateway.readers import FeedMessage, FeedReadError, detect_format, read_feed_bytes, read_feed_file
-from gateway.topics import raw_topic
+from policies.feeds import FeedConfig
+from policies.topics import raw_topic
 
 log = logging.getLogger(__name__)
 

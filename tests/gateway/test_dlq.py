@@ -21,9 +21,9 @@ from gateway.broker import free_port
 from gateway.readers import message_id
 from gateway.runtime import build_processor
 from gateway.service import GatewayService
-from gateway.settings import Settings
+from policies.settings import Settings
 
-HDS = [sys.executable, "-m", "gateway.cli"]
+HDS = [sys.executable, "-m", "catalog.cli.main"]
 REPO = Path(__file__).resolve().parents[2]
 KEY = "test-key-0123456789-0123456789-abcdef"
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from gateway.feeds import FeedConfig
+from policies.feeds import FeedConfig
 from gateway.kafka_io import make_producer
 from gateway.mllp import KafkaWriter, MllpListener, feed_check, run_listener, start_health_server
 
@@ -252,14 +252,14 @@ def _status(url: str) -> int:
 
 
 def test_given_hds_mllp_then_it_listens_on_loopback_and_refuses_unknown_feeds(broker: str) -> None:
-    out = subprocess.run([sys.executable, "-m", "gateway.cli", "mllp", "--hospital", "st-luke", "--feed", "nosuchfeed",
+    out = subprocess.run([sys.executable, "-m", "catalog.cli.main", "mllp", "--hospital", "st-luke", "--feed", "nosuchfeed",
                           "--bootstrap", broker], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "nosuchfeed" in out.stderr
-    out = subprocess.run([sys.executable, "-m", "gateway.cli", "mllp", "--hospital", "st-luke", "--feed", "fhir",
+    out = subprocess.run([sys.executable, "-m", "catalog.cli.main", "mllp", "--hospital", "st-luke", "--feed", "fhir",
                           "--bootstrap", broker], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "HL7 v2" in out.stderr
 
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "mllp", "--hospital", "st-luke", "--feed", "adt",
+    proc = subprocess.Popen([sys.executable, "-m", "catalog.cli.main", "mllp", "--hospital", "st-luke", "--feed", "adt",
                              "--port", "0", "--bootstrap", broker], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:

@@ -1,9 +1,8 @@
-"""`hds`: the one command-line tool. Subcommands import their heavy dependencies only when they run."""
+"""`hds`: the one command-line tool. Only the free-text subcommands load Presidio and spaCy, and only when they run."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import os
@@ -13,13 +12,33 @@ import threading
 from pathlib import Path
 from typing import Any
 
-# Other packages contribute their subcommands through `register(subparsers)`.
-_REGISTRARS = ("deid.cli", "policies.identity.cli", "policies.audit.cli")
+from kafka.errors import KafkaError
+
+from catalog.cli import audit as audit_commands
+from catalog.cli import deid as deid_commands
+from catalog.cli import identity as identity_commands
+from catalog.cli.bench import run_bench
+from catalog.cli.demo import run_demo
+from catalog.cli.synth.feeds import generate
+from catalog.server import serve
+from gateway.broker import EmbeddedBroker
+from gateway.dlq import DeadLetterReader, ReplayError, dlq_pattern, replay_dead_letters
+from gateway.kafka_io import KafkaUnreachable, check_reachable, make_producer
+from gateway.metrics import start_metrics_server
+from gateway.mllp import KafkaWriter, MllpListener, feed_check, run_listener, start_health_server
+from gateway.publish import PublishError, PublishReport, read_all, send_messages
+from gateway.readers import FeedReadError
+from gateway.runtime import build_processor
+from gateway.service import GatewayService
+from policies.feeds import FeedRegistry, FeedRegistryError
+from policies.settings import Settings, SettingsError
+from policies.topics import raw_topic
+
+# Subcommand groups with a module of their own add themselves through `register(subparsers)`.
+_REGISTRARS = (deid_commands, identity_commands, audit_commands)
 
 
 def _settings(args: argparse.Namespace, *, need_deid_keys: bool = True):  # type: ignore[no-untyped-def]
-    from gateway.settings import Settings
-
     s = Settings.from_env(need_deid_keys=need_deid_keys)
     if getattr(args, "bootstrap", None):
         s = s.with_(kafka_bootstrap=args.bootstrap)
@@ -51,8 +70,6 @@ def _require_bootstrap(settings) -> str:  # type: ignore[no-untyped-def]
 # --- handlers -------------------------------------------------------------------------------------------------
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from gateway.broker import EmbeddedBroker
-
     stop = _stop_on_signals()
     broker = EmbeddedBroker(port=args.port, host=args.host).start()
     print(broker.bootstrap, flush=True)
@@ -69,8 +86,6 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from gateway.synth import generate
-
     manifest = generate(Path(args.out), seed=args.seed, patients=args.patients)
     hospitals = getattr(manifest, "hospitals", {})
     print(json.dumps({"out": str(args.out), "seed": args.seed, "hospitals": sorted(hospitals),
@@ -80,14 +95,6 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from kafka.errors import KafkaError
-
-    from gateway.feeds import FeedRegistry, FeedRegistryError
-    from gateway.kafka_io import KafkaUnreachable, check_reachable, make_producer
-    from gateway.publish import PublishError, PublishReport, read_all, send_messages
-    from gateway.readers import FeedReadError
-    from gateway.topics import raw_topic
-
     settings = _settings(args, need_deid_keys=False)  # publishing pseudonymises nothing
     bootstrap = _require_bootstrap(settings)
     try:
@@ -132,9 +139,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    from gateway.runtime import build_processor
-    from gateway.service import GatewayService
-
     settings = _settings(args)
     bootstrap = _require_bootstrap(settings)
     processor = build_processor(settings)
@@ -144,8 +148,6 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                              topics=processor.registry.raw_topics() + processor.registry.deid_topics(),
                              assignment=settings.gateway_assignment, security=settings.kafka_security())
     if settings.gateway_metrics_port:
-        from gateway.metrics import start_metrics_server
-
         start_metrics_server(service, settings.gateway_metrics_port)
     print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)
     stats = service.run(stop)
@@ -154,8 +156,6 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_serve(args: argparse.Namespace) -> int:
-    from catalog.server import serve
-
     settings = _settings(args, need_deid_keys=False)  # the catalog never pseudonymises: no keys (least privilege)
     settings.sandbox_key()  # refuse to start without a sandbox key rather than on the first query
     if args.port is not None:
@@ -166,8 +166,6 @@ def cmd_catalog_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gateway.demo import run_demo
-
     settings = _settings(args)
     if args.port is not None:
         settings = settings.with_(api_port=args.port)
@@ -176,9 +174,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _dlq_reader(args: argparse.Namespace, settings) -> "Any":  # type: ignore[no-untyped-def]
-    from gateway.dlq import DeadLetterReader, dlq_pattern
-    from gateway.kafka_io import check_reachable
-
     try:
         pattern = dlq_pattern(args.hospital, args.feed)
     except ValueError as exc:
@@ -194,8 +189,6 @@ def _kafka_failure(command: str, exc: Exception) -> int:
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
-    from kafka.errors import KafkaError
-
     settings = _settings(args, need_deid_keys=False)
     reasons: dict[str, int] = {}
     n = 0
@@ -217,11 +210,6 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
-    from kafka.errors import KafkaError
-
-    from gateway.dlq import ReplayError, replay_dead_letters
-    from gateway.kafka_io import make_producer
-
     settings = _settings(args, need_deid_keys=False)
     try:
         with _dlq_reader(args, settings) as reader:
@@ -241,10 +229,6 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_mllp(args: argparse.Namespace) -> int:
-    from gateway.feeds import FeedRegistry, FeedRegistryError
-    from gateway.kafka_io import make_producer
-    from gateway.mllp import KafkaWriter, MllpListener, feed_check, run_listener, start_health_server
-
     settings = _settings(args, need_deid_keys=False)
     try:
         cfg = FeedRegistry.load(settings.feeds_file).lookup(args.hospital, args.feed)
@@ -288,8 +272,6 @@ def cmd_mllp(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from gateway.bench import run_bench
-
     result = run_bench(args.what, _settings(args), size=args.size)
     print(json.dumps(result))
     return 0
@@ -376,13 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--size", type=int, default=None, help="number of notes/messages")
     be.set_defaults(func=cmd_bench)
 
-    for name in _REGISTRARS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in _REGISTRARS:
         module.register(sub)
     return p
 
@@ -403,8 +379,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from gateway.settings import SettingsError
-
         if isinstance(exc, SettingsError):
             print(f"hds: configuration error: {exc}", file=sys.stderr)
             return 2

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-HDS = [sys.executable, "-m", "gateway.cli"]
-REPO = Path(__file__).resolve().parent.parent
+HDS = [sys.executable, "-m", "catalog.cli.main"]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def hds(*args: str, env: dict[str, str] | None = None, timeout: float = 120, stdin: str | None = None

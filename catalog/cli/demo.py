@@ -19,8 +19,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.data_dir_lock import DataDirInUse, DataDirLock, check_port_free
-from gateway.settings import Settings
+from catalog.cli.data_dir_lock import DataDirInUse, DataDirLock, check_port_free
+from catalog.cli.synth.feeds import generate
+from catalog.server import start_catalog
+from gateway.broker import EmbeddedBroker, free_port
+from gateway.dlq import DeadLetterCounter
+from gateway.kafka_io import make_producer
+from gateway.publish import publish_files
+from policies.identity.dev_issuer import DevIssuer
+from policies.settings import Settings
 
 
 def _say(msg: str) -> None:
@@ -38,7 +45,7 @@ def _start_gateway(settings: Settings, bootstrap: str, log_path: Path) -> subpro
     })
     log = open(log_path, "ab")  # noqa: SIM115
     try:
-        return subprocess.Popen([sys.executable, "-m", "gateway.cli", "gateway"], env=env, stdout=log, stderr=log,
+        return subprocess.Popen([sys.executable, "-m", "catalog.cli.main", "gateway"], env=env, stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL)
     finally:
         log.close()
@@ -79,8 +86,6 @@ def _api_check(settings: Settings, url: str, rows: dict[str, int]) -> str:
     """Over HTTP with a dev-issuer token, as a researcher would: the API lists every dataset with its rows."""
     import httpx
 
-    from policies.identity.dev_issuer import DevIssuer
-
     token = DevIssuer.from_settings(settings).issue("smoke-check", ["researcher"], ttl_s=300)
     try:
         r = httpx.get(f"{url}/api/datasets", headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -104,8 +109,6 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
         temp_dir = Path(tempfile.mkdtemp(prefix="hds-smoke-"))
         settings = settings.with_(data_dir=temp_dir)
     if smoke and not port_given:
-        from gateway.broker import free_port
-
         settings = settings.with_(api_port=free_port())
     if settings.production:
         _say("hds demo: refusing to run with HDS_ENV=production (synthetic data, dev identity)")
@@ -128,13 +131,6 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
 
 def _run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop: threading.Event,
               timeout_s: float, started: float, temp_dir: Path | None) -> int:
-    from catalog.server import start_catalog
-    from gateway.broker import EmbeddedBroker
-    from gateway.dlq import DeadLetterCounter
-    from gateway.kafka_io import make_producer
-    from gateway.publish import publish_files
-    from gateway.synth import generate
-
     # The demo's working files live under <data dir>/demo and start fresh: the embedded broker is memory-only,
     # so a catalog (and its stored offsets) from an earlier run would not match it. The dev issuer's key stays
     # in the data dir itself, so `hds token` in another terminal signs tokens this demo accepts.
