@@ -27,7 +27,7 @@ from gateway.kafka_io import KafkaUnreachable, check_reachable, make_producer
 from gateway.metrics import start_metrics_server
 from gateway.mllp import KafkaWriter, MllpListener, feed_check, run_listener, start_health_server
 from gateway.publish import PublishError, PublishReport, read_all, send_messages
-from gateway.readers import FeedReadError
+from gateway.readers import FORMATS, FeedReadError
 from gateway.runtime import build_processor
 from gateway.service import GatewayService
 from policies.feeds import FeedRegistry, FeedRegistryError
@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     pub = sub.add_parser("publish", help="publish feed files to hds.raw.<hospital>.<feed>")
     pub.add_argument("--hospital", required=True)
     pub.add_argument("--feed", required=True)
-    pub.add_argument("--format", choices=["hl7v2", "fhir", "csv"], default=None, help="default: detect")
+    pub.add_argument("--format", choices=FORMATS, default=None, help="default: detect")
     pub.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
     pub.add_argument("files", nargs="+", metavar="FILE")
     pub.set_defaults(func=cmd_publish)

@@ -251,7 +251,7 @@ def _status(url: str) -> int:
         return int(exc.code)
 
 
-def test_given_hds_mllp_then_it_listens_on_loopback_and_refuses_unknown_feeds(broker: str) -> None:
+def test_given_hds_mllp_then_it_listens_on_loopback_and_refuses_unknown_feeds(broker: str, tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "catalog.cli.main", "mllp", "--hospital", "st-luke", "--feed", "nosuchfeed",
                           "--bootstrap", broker], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "nosuchfeed" in out.stderr
@@ -269,10 +269,17 @@ def test_given_hds_mllp_then_it_listens_on_loopback_and_refuses_unknown_feeds(br
             c.socket.settimeout(30)
             assert msa(c.send_message(ADT.format(n=61)))[1:3] == ["AA", "CTRL61"]
             assert msa(c.send_message(ORU))[1] == "AR"  # the adt feed in policies/feeds.yaml takes ADT only
+        # python-hl7's own command-line sender, with a file as an editor leaves it (LF line ends)
+        capture = tmp_path / "two.hl7"
+        capture.write_text("\n".join(ADT.format(n=n).replace("\r", "\n") for n in (62, 63)))
+        sent = subprocess.run([str(Path(sys.executable).parent / "mllp_send"), "--loose", "--file", str(capture),
+                               "--port", port, host], capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stdout.count("MSA|AA|") == 2 and "MSA|AA|CTRL62" in sent.stdout and "MSA|AA|CTRL63" in sent.stdout
         proc.terminate()
         assert proc.wait(timeout=20) == 0
         stats = json.loads(proc.stdout.read().strip().splitlines()[-1])  # type: ignore[union-attr]
-        assert stats["accepted"] == 1 and stats["rejected"] == 1
+        assert stats["accepted"] == 3 and stats["rejected"] == 1
     finally:
         if proc.poll() is None:
             proc.kill()
