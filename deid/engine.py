@@ -21,6 +21,7 @@ from deid.hl7 import HL7ParseError
 from deid.keys import Keyring
 from deid.operators import RecordRejected
 from deid.profile import DEFAULT_PROFILES_DIR, Profile, load_profiles
+from deid.text.propagation import FindingsCache
 from deid.text.types import Redactor
 
 
@@ -70,7 +71,11 @@ class Deidentifier:
                     self._redactor = TextRedactor()
         return self._redactor
 
-    def deidentify(self, payload: Any, *, format: str, profile: str, hospital: str) -> DeidResult:
+    def deidentify(
+        self, payload: Any, *, format: str, profile: str, hospital: str, findings: FindingsCache | None = None
+    ) -> DeidResult:
+        """`findings`: a patient-level propagation cache (deid.text.propagation) shared by calls; None: each
+        record stands alone."""
         kid = self.keyring.key_id
 
         def reject(reason: str, detail: str | None = None) -> DeidResult:
@@ -88,7 +93,7 @@ class Deidentifier:
             return reject("missing_hospital")
         try:
             record = adapter.coerce(payload)
-            env = Environment(self.keyring, hospital.strip(), prof, self._today or date.today(), self.redactor)
+            env = Environment(self.keyring, hospital.strip(), prof, self._today or date.today(), self.redactor, findings)
             out, patient = adapter.deidentify(record, self._compiled[(profile, format)], env)
             return DeidResult(True, out, patient, kid, profile)
         except HL7ParseError as exc:

@@ -178,8 +178,12 @@ def _separators(line: str, index: int) -> Separators:
     return Separators(fs, enc[0], enc[1], enc[2], enc[3], enc[4] if len(enc) == 5 else "")
 
 
-def parse(text: str) -> Message:
-    """Parse one HL7 v2 message (optionally inside FHS/BHS batch or file envelopes)."""
+def parse(text: str, *, complete: bool = True) -> Message:
+    """Parse one HL7 v2 message (optionally inside FHS/BHS batch or file envelopes).
+
+    `complete`: also refuse the marks of a message cut short (a segment ending before its last required field,
+    an escape sequence left open). Off for messages this project wrote itself: de-identification drops fields,
+    so a de-identified PID may rightly end early."""
     if not isinstance(text, str):
         raise HL7ParseError("hl7_not_text")
     text = text.lstrip("\ufeff").strip("\r\n\x0b\x1c ")
@@ -204,7 +208,8 @@ def parse(text: str) -> Message:
         else:
             segments.append(Segment(line.split(seps.field)))
     _check_structure(segments)
-    _check_complete(segments, seps)
+    if complete:
+        _check_complete(segments, seps)
     return Message(segments, seps)
 
 

@@ -15,16 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from deid.text.propagation import FindingsCache
 from gateway.formats import format_for
-from policies.feeds import FeedRegistry
 from gateway.projection import project
+from policies.feeds import FeedRegistry
 from policies.topics import deid_topic, dlq_topic, parse_raw_topic
 
 log = logging.getLogger(__name__)
 
 
 class Engine(Protocol):
-    def deidentify(self, payload: Any, *, format: str, profile: str, hospital: str) -> Any: ...
+    def deidentify(self, payload: Any, *, format: str, profile: str, hospital: str, findings: Any = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Processor:
     ) -> None:
         self._registry = registry
         self._engine = engine
+        self._findings = FindingsCache()  # patient-level propagation: in memory, bounded, never logged
         self._record_key = record_key
         self._key_id = key_id
         self._now = now
@@ -58,6 +60,13 @@ class Processor:
     @property
     def registry(self) -> FeedRegistry:
         return self._registry
+
+    def warm_up(self) -> None:
+        """Build what the engine builds lazily (the free-text redactor: seconds), before the first message,
+        so readiness means ready and a stop signal is not held up by a first message."""
+        build = getattr(self._engine, "redactor", None)
+        if callable(build):
+            build()
 
     def record_id(self, hospital: str, feed: str, message_key: bytes | None, value: bytes) -> str:
         basis = message_key if message_key else hashlib.sha256(value).hexdigest().encode()
@@ -106,7 +115,9 @@ class Processor:
         payload, rejected = feed_format.accept(text, cfg)  # grammar and the feed's rules, as at the edges
         if rejected is not None:
             return dead(rejected.reason, rejected.detail)
-        result = self._engine.deidentify(payload, format=cfg.format, profile=cfg.profile, hospital=hospital)
+        result = self._engine.deidentify(
+            payload, format=cfg.format, profile=cfg.profile, hospital=hospital, findings=self._findings
+        )
         if not getattr(result, "ok", False):
             return dead(str(getattr(result, "reason", None) or "deid_error"), str(getattr(result, "detail", None) or ""))
         try:
@@ -153,5 +164,10 @@ class Processor:
             "dlq-failed-at": self._now().isoformat(),
             "dlq-source-key": key.hex() if key else "",  # so a replay sends the message under its own key
         })
+        # Keyed by the id this message would have had as a record: the same input dead-letters under the same
+        # key however often it is redelivered or replayed, so readers (and a compacted topic) deduplicate.
+        dlq_id = self.record_id(hospital, feed, key, value)
+        out["dlq-id"] = dlq_id
         topic = dlq_topic(hospital, feed) if hospital != "unknown" else "hds.dlq.unknown"
-        return Outcome(topic, key, value, [(k, v.encode()) for k, v in out.items()], True, reason=reason, source=where)
+        return Outcome(topic, dlq_id.encode(), value, [(k, v.encode()) for k, v in out.items()], True, reason=reason,
+                       source=where)

@@ -134,8 +134,13 @@ _PER_COMPONENT = frozenset({"redact", "shift_date", "generalise"})
 def _apply(op: Operator, value: str, ctx: OperatorContext, seps: hl7.Separators) -> str:
     if value == '""':  # the HL7 explicit null carries nothing
         return value
-    if op.name == "keep" and ctx.sensitive:
-        return _without_sensitive(value, ctx.sensitive, seps)
+    if op.name == "keep":
+        value = _without_sensitive(value, ctx.sensitive, seps) if ctx.sensitive else value
+        # each (sub)component must have a value shape; free text in it is redacted (deid.operators.keep)
+        return seps.component.join(
+            seps.subcomponent.join(op.operate(sub, ctx) or "" for sub in comp.split(seps.subcomponent))
+            for comp in value.split(seps.component)
+        )
     if op.name in _PER_COMPONENT and seps.component in value:
         return seps.component.join((op.operate(c, ctx) or "") for c in value.split(seps.component))
     out = op.operate(value, ctx)
@@ -242,7 +247,7 @@ def deidentify_hl7(text: str, compiled: CompiledHl7, env: Environment) -> tuple[
             continue
         out.append(_segment(seg, rule, ctx, seps))
     result = hl7.Message(out, seps).to_text()
-    hl7.parse(result)  # the output must still be a valid message (fail closed otherwise)
+    hl7.parse(result, complete=False)  # the output must still be a valid message (fail closed otherwise)
     return result, first_patient
 
 

@@ -26,7 +26,7 @@ def _hl7_common(m: Message) -> Columns:
 
 
 def project_hl7_adt(payload: str) -> tuple[Columns, Types]:
-    m = parse_hl7(payload)
+    m = parse_hl7(payload, complete=False)
     cols = _hl7_common(m)
     cols.update({
         "patient_class": _v(m, "PV1-2"),
@@ -44,7 +44,7 @@ def project_hl7_adt(payload: str) -> tuple[Columns, Types]:
 
 
 def project_hl7_oru(payload: str) -> tuple[Columns, Types]:
-    m = parse_hl7(payload)
+    m = parse_hl7(payload, complete=False)
     cols = _hl7_common(m)
     seps = m.separators
     obx = [seg for seg in m.segments if seg.name == "OBX"]

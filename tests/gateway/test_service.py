@@ -78,7 +78,8 @@ def test_given_an_unknown_feed_then_its_messages_are_dead_lettered_and_the_rest_
     producer = make_producer(broker)
     feed = "x" + uuid.uuid4().hex[:8]
     producer.send(f"hds.raw.north-general.{feed}", value=b"MSH|^~\\&|A|B").get(10)
-    service = GatewayService(processor, bootstrap=broker, group_id="gw-" + uuid.uuid4().hex, assignment="static")
+    service = GatewayService(processor, bootstrap=broker, group_id="gw-" + uuid.uuid4().hex, assignment="static",
+                             pattern=rf"^hds\.raw\.north-general\.{feed}$")  # not other tests' backlog
     stop, t = run(service)
     assert wait_for(lambda: service.stats.reasons.get("unknown_feed", 0) >= 1)
     stop.set()
@@ -102,14 +103,14 @@ def test_given_a_metrics_port_then_health_and_counts_are_served(broker: str, tmp
 
     settings = Settings.from_env({"HDS_ENV": "test", "HDS_DATA_DIR": str(tmp_path / "d"),
                                   "HDS_DEID_KEY": "test-key-0123456789-0123456789-abcdef"})
+    feed = "y" + uuid.uuid4().hex[:8]
     service = GatewayService(build_processor(settings), bootstrap=broker, group_id="gw-" + uuid.uuid4().hex,
-                             assignment="static")
+                             assignment="static", pattern=rf"^hds\.raw\.st-luke\.{feed}$")  # not others' backlog
     port = free_port()
     server = start_metrics_server(service, port, host="127.0.0.1")
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 503  # not running yet
         producer = make_producer(broker)
-        feed = "y" + uuid.uuid4().hex[:8]
         producer.send(f"hds.raw.st-luke.{feed}", value=b"MSH|^~\\&|A|B").get(10)
         producer.close()
         stop, t = run(service)
