@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -10,21 +9,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
+from catalog import errors
 from catalog.deps import CurrentPrincipal
 from catalog.governance import install
 from catalog.metrics import CatalogMetrics
 from catalog.routes import datasets, ingest, portal, query
-from catalog.routes.access import describe_validation_error
 from catalog.store import CatalogStore
 from policies.feeds import FeedRegistry
 from policies.sandbox.differencing import QueryHistory
 from policies.sandbox.fingerprint_store import FingerprintStore
 from policies.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -77,16 +73,7 @@ def create_app(services: Services) -> FastAPI:
         metrics.http_seconds.labels(path).observe(time.perf_counter() - started)
         return response
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default 422 echoes the submitted values; name fields and error types only.
-        return JSONResponse(status_code=422, content={"detail": describe_validation_error(exc)})
-
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        # Never echo data: the class name is logged, the client gets a generic message.
-        log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
-        return JSONResponse(status_code=500, content={"detail": "internal error"})
+    errors.install(app)  # the one map from domain errors to status codes and JSON details
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:

@@ -27,6 +27,7 @@ from gateway.dlq import DeadLetterCounter
 from gateway.kafka_io import make_producer
 from gateway.publish import publish_files
 from policies.identity.dev_issuer import DevIssuer
+from policies.principal import RESEARCHER
 from policies.settings import Settings
 
 
@@ -86,7 +87,7 @@ def _api_check(settings: Settings, url: str, rows: dict[str, int]) -> str:
     """Over HTTP with a dev-issuer token, as a researcher would: the API lists every dataset with its rows."""
     import httpx
 
-    token = DevIssuer.from_settings(settings).issue("smoke-check", ["researcher"], ttl_s=300)
+    token = DevIssuer.from_settings(settings).issue("smoke-check", [RESEARCHER], ttl_s=300)
     try:
         r = httpx.get(f"{url}/api/datasets", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         if httpx.get(f"{url}/api/datasets", timeout=30).status_code != 401:

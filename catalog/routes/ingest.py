@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from catalog.deps import require_roles
 from gateway.publish import PublishError, read_for_feed, send_messages
 from gateway.readers import FeedReadError
-from policies.principal import Principal
+from policies.principal import PUBLISHER, Principal
 
 router = APIRouter(tags=["ingest"])
 
@@ -22,7 +22,7 @@ _SUFFIX = {
     "text/csv": ".csv",
 }
 
-Publisher = Annotated[Principal, Depends(require_roles("hospital-publisher"))]
+Publisher = Annotated[Principal, Depends(require_roles(PUBLISHER))]
 
 
 @router.post("/api/ingest/{hospital}/{feed}", status_code=202)

@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from deid.formats.fhir_types import R4_RESOURCE_TYPES
 from deid.formats.context import Environment, add_identifier, add_unique
 from deid.formats.registry import FormatAdapter, register
 from deid.identity import PatientIdentity
@@ -57,9 +58,11 @@ _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
 
 def public_type(value: object, known: frozenset[str] = frozenset()) -> str:
-    """A resourceType for a rejection detail: echoed only when the profile knows it, since the field comes from
-    the sender and a name-shaped value ("JohnSmith") could be anything; otherwise a fixed placeholder."""
-    return value if isinstance(value, str) and value in known and _RESOURCE_TYPE.fullmatch(value) else "(type not in profile)"
+    """A resourceType for a rejection detail: echoed only when it is a FHIR R4 type name (or one the profile
+    lists), since the field comes from the sender and a name-shaped value ("JohnSmith") could be anything."""
+    if isinstance(value, str) and (value in known or value in R4_RESOURCE_TYPES) and _RESOURCE_TYPE.fullmatch(value):
+        return value
+    return "(not an R4 resource type)"
 
 
 _CONTACT_ELEMENTS = frozenset({"telecom", "address", "contact", "photo"})

@@ -31,6 +31,48 @@ def test_given_help_then_every_contract_subcommand_is_listed() -> None:
         assert f"    {name}" in out.stdout, name
 
 
+HEAVY = ("presidio_analyzer", "spacy", "duckdb", "fastapi")
+
+# Runs `hds` in-process with the given arguments, then prints which heavy libraries it loaded (one JSON line).
+_PROBE = """
+import json, sys
+from catalog.cli.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
+"""
+
+
+def _loaded_by(*args: str, data_dir: Path | None = None) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k not in ("HDS_OIDC_ISSUER", "HDS_KEYCLOAK_URL", "HDS_ENV")}
+    if data_dir is not None:
+        env["HDS_DATA_DIR"] = str(data_dir)  # the embedded dev issuer keeps its signing key there
+    out = subprocess.run([sys.executable, "-c", _PROBE % (HEAVY,), *args], capture_output=True, text=True,
+                         timeout=120, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_given_help_and_light_commands_then_no_heavy_library_is_imported(tmp_path: Path) -> None:
+    assert _loaded_by("--help") == {"code": 0, "loaded": []}
+    assert _loaded_by("deid", "--help") == {"code": 0, "loaded": []}
+    assert _loaded_by("token", "--user", "u1", "--role", "researcher", data_dir=tmp_path) == {"code": 0, "loaded": []}
+    missing = str(tmp_path / "missing.hl7")
+    assert _loaded_by("publish", "--hospital", "st-luke", "--feed", "adt", "--bootstrap", "127.0.0.1:9",
+                      missing) == {"code": 2, "loaded": []}
+
+
+def test_given_a_command_that_needs_duckdb_then_the_probe_sees_it_loaded(tmp_path: Path) -> None:
+    # The check above can fail: `audit verify` on an existing file loads DuckDB, and the probe reports it.
+    import duckdb
+
+    db = tmp_path / "catalog.duckdb"
+    duckdb.connect(str(db)).close()
+    result = _loaded_by("audit", "verify", "--db", str(db))
+    assert "duckdb" in result["loaded"]  # type: ignore[operator]
+
+
 @pytest.mark.integration
 def test_given_hds_broker_then_it_prints_its_address_and_stops_on_sigint() -> None:
     proc = subprocess.Popen([*HDS, "broker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
