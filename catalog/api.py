@@ -110,6 +110,10 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(portal.router)
     _install_governance(app, services)
+    from catalog.body_limit import BodyLimit
+
+    # Outermost: body limits hold before any parsing or token verification.
+    app.add_middleware(BodyLimit, prefixes={"/api/ingest/": ingest.MAX_BODY})
     return app
 
 

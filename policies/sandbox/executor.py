@@ -281,11 +281,17 @@ def _run_aggregate(
     )
 
 
+# OWASP CSV injection: a cell starting with one of these is a formula in spreadsheet software.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+        return "'" + value  # shown as text, never evaluated
     return "" if value is None else value
 
 
