@@ -44,6 +44,8 @@ def create_app(services: Services) -> FastAPI:
         version="0.1.0",
         description="De-identified hospital datasets, access governance and a disclosure-controlled query sandbox. "
         "Every endpoint except /health needs a bearer token (Keycloak or the embedded dev issuer).",
+        docs_url=None,  # served from local assets under a CSP (catalog/routes/docs.py)
+        redoc_url=None,
     )
     metrics = CatalogMetrics()
     st = app.state
@@ -102,13 +104,14 @@ def create_app(services: Services) -> FastAPI:
             metrics.loader_lag.set(stats.lag())
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from catalog.routes import datasets, ingest, portal, query
+    from catalog.routes import datasets, docs, ingest, portal, query
     from catalog.routes.access import describe_validation_error
 
     app.include_router(datasets.router)
     app.include_router(query.router)
     app.include_router(ingest.router)
     app.include_router(portal.router)
+    docs.install(app)
     _install_governance(app, services)
     from catalog.body_limit import BodyLimit
 
