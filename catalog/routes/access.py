@@ -74,6 +74,8 @@ class AccessRequestBody(BaseModel):
     duration_days: int
     project: str | None = Field(default=None, max_length=4000)
     legal_basis: str | None = Field(default=None, max_length=4000)
+    # Differential-privacy budget asked for the aggregate-dp tier (default: the dataset policy's dp_default_budget).
+    epsilon: float | None = Field(default=None, gt=0, le=100)
 
 
 class ReviewBody(BaseModel):
@@ -94,10 +96,15 @@ class ReasonBody(BaseModel):
 
 
 @router.post("/access-requests", status_code=201)
-def submit_access_request(body: AccessRequestBody, principal: Researcher, service: Service) -> dict[str, Any]:
+def submit_access_request(body: AccessRequestBody, principal: Researcher, service: Service,
+                          http: Request) -> dict[str, Any]:
+    from catalog.routes.query import privacy_ledger
+
     request = service.submit(principal, datasets=body.datasets, columns=body.columns, purpose=body.purpose,
                              duration_days=body.duration_days, project=body.project, legal_basis=body.legal_basis)
-    return request.to_public()
+    if body.epsilon is not None:
+        privacy_ledger(http.app.state).set_budget(request.id, body.epsilon)
+    return {**request.to_public(), "epsilon": body.epsilon}
 
 
 @router.get("/access-requests")

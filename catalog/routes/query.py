@@ -26,6 +26,27 @@ class QueryBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     grant_id: str = Field(min_length=1, max_length=100)
     sql: str = Field(min_length=1, max_length=20_000)
+    epsilon: float | None = Field(default=None, gt=0, le=10)  # aggregate-dp tier: this query's share of the budget
+
+
+def privacy_ledger(state: Any) -> Any:
+    """The aggregate-dp budget ledger, kept in the catalog file (created on first use)."""
+    from policies.sandbox.budget import PrivacyLedger
+
+    ledger = getattr(state, "privacy_ledger", None)
+    if ledger is None:
+        ledger = state.privacy_ledger = PrivacyLedger(state.store.cursor, state.store.write_lock)
+    return ledger
+
+
+def _privacy(state: Any, grant: Any, principal: Principal, body: QueryBody) -> Any:
+    from policies.sandbox.executor import PrivacyContext
+
+    ledger = privacy_ledger(state)
+    granted = ledger.budget(grant.request_id)
+    if granted is None:  # not asked for: the smallest default of the grant's datasets
+        granted = min(state.dataset_policies.for_dataset(d).dp_default_budget for d in grant.datasets)
+    return PrivacyContext(ledger, f"researcher:{principal.subject}", granted, body.epsilon)
 
 
 class ExportBody(QueryBody):
@@ -99,7 +120,8 @@ def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
         scope = grant_scope_from_catalog(cur, grant.granted_columns())
         outcome = run_query(cur, body.sql, scope=scope, policies=state.dataset_policies, history=state.query_history,
                             grant_id=grant.id, timeout_s=settings.query_timeout_s, max_rows=settings.query_max_rows,
-                            subjects=_history_subjects(state, grant, principal))
+                            subjects=_history_subjects(state, grant, principal),
+                            privacy=_privacy(state, grant, principal, body))
     except QueryRefused as exc:
         state.metrics.queries.labels("refused").inc()
         # The precise cause goes to the audit log (for the authority); the researcher gets the public reason,
@@ -129,6 +151,7 @@ async def query(body: QueryBody, request: Request, principal: CurrentPrincipal) 
         "truncated": outcome.truncated,
         "notes": outcome.notes,
         "grant_id": body.grant_id,
+        "privacy": outcome.privacy,
     }
 
 

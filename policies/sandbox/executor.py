@@ -22,6 +22,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from policies.sandbox.budget import PrivacyLedger
 from policies.sandbox.differencing import Population, QueryFingerprint, QueryHistory, cell_key_hash
 from policies.sandbox.disclosure import SKETCH_SIZE, EffectivePolicy, build_plan
 from policies.sandbox.errors import QueryRefused, disclosure_refusal
@@ -51,6 +52,18 @@ class QueryOutcome:
     # (what disclosure control used; the trusted-recomputation tests compare it) and primary-suppression causes.
     cell_patients: list[tuple[int, ...]] = field(default_factory=list, repr=False)
     suppression_reasons: dict[str, int] = field(default_factory=dict, repr=False)
+    # aggregate-dp tier: epsilon spent by this query, spent in total, remaining, and the allowance
+    privacy: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class PrivacyContext:
+    """What the aggregate-dp tier needs from the caller: the ledger, whose budget, how much was granted."""
+
+    ledger: PrivacyLedger
+    subject: str  # the researcher (budgets are per researcher and dataset, across grants)
+    granted: float  # epsilon the grant carries
+    epsilon: float | None = None  # this query's epsilon; None: the dataset policy's dp_epsilon_per_query
 
 
 def sql_hash(sql: str) -> str:
@@ -179,6 +192,7 @@ def run_query(
     max_rows: int = DEFAULT_MAX_ROWS,
     subjects: Sequence[str] | None = None,
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+    privacy: PrivacyContext | None = None,
 ) -> QueryOutcome:
     """Guard, plan and run ``sql`` on cursor ``con`` under one grant; raise QueryRefused with a public reason.
 
@@ -191,6 +205,8 @@ def run_query(
     per_dataset = _policies_for(guarded, policies)
     tier = Tier.most_restrictive([p.tier for p in per_dataset.values()])
     digest = sql_hash(sql)
+    if tier is Tier.AGGREGATE_DP:
+        return _run_dp(con, guarded, per_dataset, scope, history, grant_id, deadline, digest, privacy)
     if tier is Tier.AGGREGATE:
         for dataset, policy in per_dataset.items():
             if policy.patient_column not in scope.real_columns(dataset):
@@ -217,6 +233,42 @@ def run_query(
         datasets=tuple(per_dataset),
         truncated=truncated,
         notes=[f"row cap of {cap} reached; result truncated"] if truncated else [],
+    )
+
+
+def _run_dp(con: Any, guarded: GuardedQuery, per_dataset: dict[str, DatasetPolicy], scope: GrantScope,
+            history: QueryHistory, grant_id: str, deadline: Deadline, digest: str,
+            privacy: PrivacyContext | None) -> QueryOutcome:
+    from policies.sandbox.dp import MAX_DP_CELLS, build_dp_plan, run_dp
+
+    if len(per_dataset) != 1:
+        raise QueryRefused("aggregate-dp tier: one dataset per query", code="dp_shape")
+    dataset, policy = next(iter(per_dataset.items()))
+    if policy.patient_column not in scope.real_columns(dataset):
+        raise QueryRefused(f"dataset {dataset} has no column {policy.patient_column}; privacy cannot be bounded",
+                           code="policy_misconfigured", status_code=500)
+    plan = build_dp_plan(guarded, dataset, policy, salt=history.salt)
+    if privacy is None:
+        raise QueryRefused("aggregate-dp tier: no privacy budget is attached to this grant", code="no_budget")
+    epsilon = privacy.epsilon if privacy.epsilon is not None else policy.dp_epsilon_per_query
+    if not 0 < epsilon <= 10:
+        raise QueryRefused("aggregate-dp tier: epsilon per query must be in (0, 10]", code="dp_epsilon", status_code=400)
+
+    def fetch(sql: str) -> list[tuple[Any, ...]]:
+        try:
+            return _fetch(con, sql, deadline=deadline, limit=MAX_DP_CELLS + 1)[1]
+        except QueryRefused as refused:
+            if refused.code in _RESOURCE_CODES:
+                raise
+            raise disclosure_refusal(f"runtime_{refused.code}") from None
+
+    rows, spend = run_dp(fetch, plan, policy, epsilon, lambda e: privacy.ledger.spend(
+        privacy.subject, [dataset], granted=privacy.granted, epsilon=e, grant_id=grant_id))
+    return QueryOutcome(
+        columns=list(plan.output_columns), rows=rows, suppressed=0, row_count=len(rows), tier=Tier.AGGREGATE_DP,
+        sql_hash=digest, datasets=(dataset,),
+        privacy={"epsilon_spent": spend.epsilon, "epsilon_spent_total": round(spend.spent, 9),
+                 "epsilon_remaining": round(spend.remaining, 9), "epsilon_budget": spend.allowance},
     )
 
 

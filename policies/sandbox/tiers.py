@@ -19,13 +19,14 @@ DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "datasets.yaml"
 class Tier(StrEnum):
     """What a researcher may see of a dataset. Ordered from most to least restrictive."""
 
+    AGGREGATE_DP = "aggregate-dp"  # differentially private counts, sums and means under an epsilon budget
     AGGREGATE = "aggregate"  # only aggregate results, small cells suppressed
     RECORD = "record"  # pseudonymised rows inside the sandbox, row cap
     EXTRACT = "extract"  # like record, plus approved download (CSV/Parquet)
 
     @property
     def openness(self) -> int:
-        return {Tier.AGGREGATE: 0, Tier.RECORD: 1, Tier.EXTRACT: 2}[self]
+        return {Tier.AGGREGATE_DP: -1, Tier.AGGREGATE: 0, Tier.RECORD: 1, Tier.EXTRACT: 2}[self]
 
     @staticmethod
     def most_restrictive(tiers: list[Tier]) -> Tier:
@@ -59,9 +60,18 @@ class DatasetPolicy(BaseModel):
     p_ratio: Annotated[float, Field(ge=0, le=1)] = 0.10  # ACRO safe_pratio_p
     # record/extract tiers: every column declared safe or rekey; a column not declared is never released.
     columns: dict[Annotated[str, Field(pattern=_NAME)], ColumnTreatment] | None = None
+    # aggregate-dp tier (see policies/sandbox/dp.py)
+    dp_max_contributions: Annotated[int, Field(ge=1, le=1000)] = 10  # rows per patient a query may use
+    dp_bounds: dict[Annotated[str, Field(pattern=_NAME)], tuple[float, float]] = {}  # SUM/AVG columns: clamp range
+    dp_domains: dict[Annotated[str, Field(pattern=_NAME)], list[str | int]] = {}  # GROUP BY columns: public values
+    dp_epsilon_per_query: Annotated[float, Field(gt=0, le=10)] = 0.1  # when the query does not say
+    dp_default_budget: Annotated[float, Field(gt=0, le=100)] = 1.0  # when the access request does not say
 
     @model_validator(mode="after")
     def _identifiers_rekeyed(self) -> DatasetPolicy:
+        for column, (low, high) in self.dp_bounds.items():
+            if not low < high:
+                raise ValueError(f"dp_bounds of {column} must be [low, high] with low < high")
         if self.tier in (Tier.RECORD, Tier.EXTRACT) and self.columns is None:
             raise ValueError("record and extract tiers must declare every column as safe or rekey")
         for name in (self.patient_column, *ALWAYS_REKEYED):

@@ -18,13 +18,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 HEAVY = "SELECT count(*) FROM lab_results a, lab_results b, lab_results c, lab_results d, lab_results e"
 
 
-def _grant(p: Pipeline, user: str, datasets: list[str], project: str | None = None) -> tuple[dict, str]:
+def _grant(p: Pipeline, user: str, datasets: list[str], project: str | None = None,
+           epsilon: float | None = None) -> tuple[dict, str]:
     issuer = DevIssuer.from_settings(p.settings)
     h = {"Authorization": f"Bearer {issuer.issue(user, ['researcher'])}"}
     a = {"Authorization": f"Bearer {issuer.issue('boss', ['authority-admin'])}"}
     body = {"datasets": datasets, "purpose": "Sandbox limits", "duration_days": 7}
     if project:
         body["project"] = project
+    if epsilon is not None:
+        body["epsilon"] = epsilon
     rid = httpx.post(p.catalog.url + "/api/access-requests", headers=h, json=body, timeout=60).json()["id"]
     gid = httpx.post(p.catalog.url + f"/api/access-requests/{rid}/approve", headers=a, json={}, timeout=60).json()
     return h, gid["grant_id"]
@@ -112,3 +115,19 @@ def test_given_data_dependent_refusals_over_http_then_one_uniform_answer(pipelin
         r = httpx.post(url + "/api/query", headers=h, json={"grant_id": g, "sql": sql}, timeout=60)
         answers.add((r.status_code, r.text))
     assert answers == {(422, '{"detail":"' + UNIFORM_REASON + '"}')}
+
+
+def test_given_an_epsilon_with_the_request_then_dp_queries_spend_it_across_grants(pipeline: Pipeline) -> None:
+    url = pipeline.catalog.url
+    h, g = _grant(pipeline, "dp-user", ["lab_reports"], epsilon=0.25)
+    sql = "SELECT hospital, count(*) AS n FROM lab_reports GROUP BY hospital ORDER BY hospital"
+    first = httpx.post(url + "/api/query", headers=h, json={"grant_id": g, "sql": sql, "epsilon": 0.1}, timeout=60)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["tier"] == "aggregate-dp" and [r[0] for r in body["rows"]] == ["north-general", "riverside", "st-luke"]
+    assert body["privacy"]["epsilon_remaining"] == pytest.approx(0.15)
+    second = httpx.post(url + "/api/query", headers=h, json={"grant_id": g, "sql": sql, "epsilon": 0.1}, timeout=60)
+    assert second.json()["privacy"]["epsilon_remaining"] == pytest.approx(0.05)
+    _, g2 = _grant(pipeline, "dp-user", ["lab_reports"], epsilon=0.25)  # a second grant: no fresh budget
+    third = httpx.post(url + "/api/query", headers=h, json={"grant_id": g2, "sql": sql, "epsilon": 0.1}, timeout=60)
+    assert third.status_code == 403 and "budget" in third.json()["detail"]
