@@ -127,7 +127,7 @@ def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
         # The precise cause goes to the audit log (for the authority); the researcher gets the public reason,
         # which is one uniform answer for every data-dependent disclosure refusal.
         state.audit.append("query.refused", principal, subjects, grant_id=grant.id, purpose=grant.purpose,
-                           sql_sha256=sql_hash(body.sql), reason=exc.audit_reason)
+                           sql_sha256=sql_hash(body.sql), reason=exc.audit_reason, refusal_code=exc.audit_reason)
         raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
     finally:
         cur.close()

@@ -330,7 +330,6 @@ def _build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *,
         if dataset not in policies:
             raise _refuse("a dataset has no disclosure policy", "policy_missing")
 
-    _check_measures_read_stored_values(root_scope, select, measures)
     names = Names()
     threader = LineageThreader(policies, names)
     lineage_refs = [
@@ -338,6 +337,7 @@ def _build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *,
     ]
     if not lineage_refs:
         raise _refuse("the query must read a dataset", "no_dataset")
+    _check_measures_read_stored_values(root_scope, select, measures)
     if len(lineage_refs) > MAX_LINEAGES:
         raise _refuse(f"at most {MAX_LINEAGES} table instances may be joined", "too_many_tables")
     threader.attach_at_scans()

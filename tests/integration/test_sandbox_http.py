@@ -115,6 +115,12 @@ def test_given_data_dependent_refusals_over_http_then_one_uniform_answer(pipelin
         r = httpx.post(url + "/api/query", headers=h, json={"grant_id": g, "sql": sql}, timeout=60)
         answers.add((r.status_code, r.text))
     assert answers == {(422, '{"detail":"' + UNIFORM_REASON + '"}')}
+    # the authority sees the precise causes in the audit log
+    admin = {"Authorization": f"Bearer {DevIssuer.from_settings(pipeline.settings).issue('boss', ['authority-admin'])}"}
+    records = httpx.get(url + f"/api/audit?action=query.refused&subject=grant:{g}&limit=100", headers=admin,
+                        timeout=60).json()["records"]
+    causes = {r["details"].get("refusal_code") for r in records}
+    assert {"too_few_patients", "runtime_conversion"} <= causes
 
 
 def test_given_an_epsilon_with_the_request_then_dp_queries_spend_it_across_grants(pipeline: Pipeline) -> None:
