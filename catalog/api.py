@@ -13,11 +13,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from catalog.body_limit import BodyLimit
 from catalog.deps import CurrentPrincipal
+from catalog.governance import install
 from catalog.metrics import CatalogMetrics
+from catalog.routes import datasets, docs, ingest, portal, query
+from catalog.routes.access import describe_validation_error
 from catalog.store import CatalogStore
-from gateway.feeds import FeedRegistry
-from gateway.settings import Settings
+from policies.feeds import FeedRegistry
+from policies.sandbox.differencing import QueryHistory
+from policies.sandbox.fingerprint_store import FingerprintStore
+from policies.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +110,12 @@ def create_app(services: Services) -> FastAPI:
             metrics.loader_lag.set(stats.lag())
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from catalog.routes import datasets, docs, ingest, portal, query
-    from catalog.routes.access import describe_validation_error
-
     app.include_router(datasets.router)
     app.include_router(query.router)
     app.include_router(ingest.router)
     app.include_router(portal.router)
     docs.install(app)
     _install_governance(app, services)
-    from catalog.body_limit import BodyLimit
-
     # Outermost: body limits hold before any parsing or token verification.
     app.add_middleware(BodyLimit, prefixes={"/api/ingest/": ingest.MAX_BODY})
     return app
@@ -122,11 +123,6 @@ def create_app(services: Services) -> FastAPI:
 
 def _install_governance(app: FastAPI, services: Services) -> None:
     """Access requests, grants and audit (policies/access, policies/audit)."""
-    from policies.access.wiring import install
-
-    from policies.sandbox.differencing import QueryHistory
-    from policies.sandbox.fingerprint_store import FingerprintStore
-
     app.state.mirror = services.mirror
     fingerprints = FingerprintStore(services.store.cursor, services.store.write_lock)
     fingerprints.ensure_schema()

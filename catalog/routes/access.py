@@ -1,7 +1,7 @@
 """Access requests and grants over HTTP. Services from `request.app.state.access`; roles via catalog.deps.
 
 Domain errors (`policies.access.errors.AccessError`) map to `{"detail": reason}` once, in
-`policies.access.wiring.install`. Body validation errors answer 422 naming the field and error type only,
+`catalog.governance.install`. Body validation errors answer 422 naming the field and error type only,
 never the submitted value (`SafeValidationRoute`).
 """
 
@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.deps import require_roles
+from catalog.routes.privacy import privacy_ledger
 from policies.access.service import AccessService
 from policies.principal import Principal
 
@@ -98,8 +99,6 @@ class ReasonBody(BaseModel):
 @router.post("/access-requests", status_code=201)
 def submit_access_request(body: AccessRequestBody, principal: Researcher, service: Service,
                           http: Request) -> dict[str, Any]:
-    from catalog.routes.query import privacy_ledger
-
     request = service.submit(principal, datasets=body.datasets, columns=body.columns, purpose=body.purpose,
                              duration_days=body.duration_days, project=body.project, legal_basis=body.legal_basis)
     if body.epsilon is not None:

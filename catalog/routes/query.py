@@ -17,7 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.deps import CurrentPrincipal
 from catalog.routes.access import SafeValidationRoute
+from catalog.routes.privacy import privacy_ledger
 from policies.principal import Principal
+from policies.sandbox.errors import QueryRefused
+from policies.sandbox.executor import PrivacyContext, export_rows, run_query, sql_hash
+from policies.sandbox.pool import QueryPool
+from policies.sandbox.scope import grant_scope_from_catalog
 
 router = APIRouter(tags=["query"], route_class=SafeValidationRoute)
 
@@ -29,19 +34,7 @@ class QueryBody(BaseModel):
     epsilon: float | None = Field(default=None, gt=0, le=10)  # aggregate-dp tier: this query's share of the budget
 
 
-def privacy_ledger(state: Any) -> Any:
-    """The aggregate-dp budget ledger, kept in the catalog file (created on first use)."""
-    from policies.sandbox.budget import PrivacyLedger
-
-    ledger = getattr(state, "privacy_ledger", None)
-    if ledger is None:
-        ledger = state.privacy_ledger = PrivacyLedger(state.store.cursor, state.store.write_lock)
-    return ledger
-
-
 def _privacy(state: Any, grant: Any, principal: Principal, body: QueryBody) -> Any:
-    from policies.sandbox.executor import PrivacyContext
-
     ledger = privacy_ledger(state)
     granted = ledger.budget(grant.request_id)
     if granted is None:  # not asked for: the smallest default of the grant's datasets
@@ -76,8 +69,6 @@ def _history_subjects(state: Any, grant: Any, principal: Principal) -> list[str]
 
 
 def _pool(state: Any) -> Any:
-    from policies.sandbox.pool import QueryPool
-
     pool = getattr(state, "query_pool", None)
     if pool is None:
         settings = state.settings
@@ -91,8 +82,6 @@ def _pool(state: Any) -> Any:
 
 
 async def _run_pooled(request: Request, principal: Principal, body: QueryBody) -> Any:
-    from policies.sandbox.errors import QueryRefused
-
     try:
         return await _pool(request.app.state).run(principal.subject, _run, request, principal, body)
     except QueryRefused as exc:  # busy: refused before it ran
@@ -100,10 +89,6 @@ async def _run_pooled(request: Request, principal: Principal, body: QueryBody) -
 
 
 def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
-    from policies.sandbox.errors import QueryRefused
-    from policies.sandbox.executor import run_query, sql_hash
-    from policies.sandbox.scope import grant_scope_from_catalog
-
     state = request.app.state
     settings = state.settings
     grant = state.access.active_grant(body.grant_id, principal)  # AccessError -> 4xx via its handler
@@ -158,9 +143,6 @@ async def query(body: QueryBody, request: Request, principal: CurrentPrincipal) 
 @router.post("/api/exports")
 async def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> Response:
     """Extract tier only: the approved rows as a CSV or Parquet download."""
-    from policies.sandbox.errors import QueryRefused
-    from policies.sandbox.executor import export_rows
-
     outcome = await _run_pooled(request, principal, body)
     try:
         data = export_rows(outcome, format=body.format)

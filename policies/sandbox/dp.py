@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import opendp.prelude as dp
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
@@ -174,8 +175,6 @@ def build_dp_plan(guarded: GuardedQuery, dataset: str, policy: DatasetPolicy, *,
 
 def _laplace(values: list[float], sensitivity: float, epsilon: float) -> list[float]:
     """Laplace noise on a vector with L1 sensitivity ``sensitivity``, certified by OpenDP to cost ``epsilon``."""
-    import opendp.prelude as dp
-
     dp.enable_features("contrib")
     space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l1_distance(T=float)
     measurement = space >> dp.m.then_laplace(scale=sensitivity / epsilon)

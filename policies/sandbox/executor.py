@@ -25,6 +25,7 @@ from sqlglot import exp
 from policies.sandbox.budget import PrivacyLedger
 from policies.sandbox.differencing import Population, QueryFingerprint, QueryHistory, cell_key_hash
 from policies.sandbox.disclosure import SKETCH_SIZE, EffectivePolicy, build_plan
+from policies.sandbox.dp import MAX_DP_CELLS, build_dp_plan, run_dp
 from policies.sandbox.errors import QueryRefused, disclosure_refusal
 from policies.sandbox.resources import check_resources, check_result_size
 from policies.sandbox.scope import GrantScope, table_columns_from_catalog
@@ -239,8 +240,6 @@ def run_query(
 def _run_dp(con: Any, guarded: GuardedQuery, per_dataset: dict[str, DatasetPolicy], scope: GrantScope,
             history: QueryHistory, grant_id: str, deadline: Deadline, digest: str,
             privacy: PrivacyContext | None) -> QueryOutcome:
-    from policies.sandbox.dp import MAX_DP_CELLS, build_dp_plan, run_dp
-
     if len(per_dataset) != 1:
         raise QueryRefused("aggregate-dp tier: one dataset per query", code="dp_shape")
     dataset, policy = next(iter(per_dataset.items()))

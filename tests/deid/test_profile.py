@@ -9,7 +9,7 @@ import pytest
 from deid.engine import Deidentifier
 from deid.keys import Keyring
 from deid.profile import ProfileError, load_profiles
-from tests_paths import PROFILES
+from paths_kit import PROFILES
 
 REQUIRED = {"hl7v2-safe-harbor", "fhir-safe-harbor", "csv-lab-safe-harbor", "gbt-39725-zh"}
 CSV_COLUMNS = "mrn,patient_name,birth_date,sex,phone,address,zip,specimen_id,collected_at,test_code,test_name,value,unit,reference_range,flag,comment"
@@ -80,8 +80,8 @@ def test_given_bad_profile_then_engine_refuses_to_start(tmp_path: Path) -> None:
 
 
 def test_given_duplicate_names_then_error(tmp_path: Path) -> None:
-    write(tmp_path, "name: x\nformats: [csv]\ncsv: {columns: {a: keep}}\n", "a.yaml")
-    write(tmp_path, "name: x\nformats: [csv]\ncsv: {columns: {a: keep}}\n", "b.yaml")
+    write(tmp_path, "name: x\nformats: [csv]\ncsv: {columns: {a: {op: keep, shape: code}}}\n", "a.yaml")
+    write(tmp_path, "name: x\nformats: [csv]\ncsv: {columns: {a: {op: keep, shape: code}}}\n", "b.yaml")
     with pytest.raises(ProfileError, match="duplicate"):
         load_profiles(tmp_path)
 

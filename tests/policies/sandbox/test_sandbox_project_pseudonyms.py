@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sandbox_data import CLINICAL_COLUMNS, LAB_COLUMNS
+from sandbox_kit import CLINICAL_COLUMNS, LAB_COLUMNS
 
 from policies.sandbox.errors import QueryRefused
 from policies.sandbox.executor import run_query
