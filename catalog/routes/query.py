@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.deps import CurrentPrincipal
-from catalog.routes.access import SafeValidationRoute
+from catalog.errors import SafeValidationRoute
 from catalog.routes.privacy import privacy_ledger
 from policies.principal import Principal
 from policies.sandbox.errors import QueryRefused
