@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from catalog.cli import logs
 from catalog.cli.common import DEFAULT_PROFILES, settings_from_args, stop_on_signals
 from policies.principal import ROLES
 from policies.settings import SettingsError
@@ -39,6 +40,18 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
 
     return streams.cmd_dlq_list(args)
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
+
+    return streams.cmd_dlq_replay(args)
+
+
+def cmd_mllp(args: argparse.Namespace) -> int:
+    from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
+
+    return streams.cmd_mllp(args)
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
@@ -146,11 +159,28 @@ def _add_pipeline_commands(sub: Any) -> None:
     dq = sub.add_parser("dlq", help="the dead-letter topics: what was rejected, where and why (never content)")
     dsub = dq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND", required=True)
     dl = dsub.add_parser("list", help="list dead letters as JSON lines, then a summary line")
-    dl.add_argument("--hospital", help="only this hospital's dead-letter topics")
+    dr = dsub.add_parser("replay", help="send dead letters back to their raw topic for the gateway to process again "
+                         "(after a profile or registry fix); idempotent")
+    for sp in (dl, dr):
+        sp.add_argument("--hospital", help="only this hospital's dead-letter topics")
+        sp.add_argument("--feed", help="only this feed's dead-letter topics")
+        sp.add_argument("--reason", help="only dead letters with this reason code (e.g. hl7_parse_error)")
+        sp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
     dl.add_argument("--limit", type=int, default=None, help="stop after N dead letters")
     dl.add_argument("--summary", action="store_true", help="print only the summary (counts per reason)")
-    dl.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
     dl.set_defaults(func=cmd_dlq_list)
+    dr.set_defaults(func=cmd_dlq_replay)
+
+    ml = sub.add_parser("mllp", help="HL7 v2 over MLLP into hds.raw.<hospital>.<feed>; ACK AA once the broker has it")
+    ml.add_argument("--hospital", required=True)
+    ml.add_argument("--feed", required=True)
+    ml.add_argument("--port", type=int, default=2575, help="MLLP port (default 2575; 0: a free one)")
+    ml.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    ml.add_argument("--health-port", type=int, default=None, help="serve /health/live and /health/ready here")
+    ml.add_argument("--write-timeout", type=float, default=10.0,
+                    help="seconds to wait for the broker's acknowledgement before answering AE (default 10)")
+    ml.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
+    ml.set_defaults(func=cmd_mllp)
 
 
 def _add_demo_commands(sub: Any) -> None:
@@ -246,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hds", description="City health data space: feeds -> Kafka -> de-identification "
                                 "-> DuckDB catalog -> governed research access.")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    p.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                   help="text (default) or json: one JSON object per line ($HDS_LOG_FORMAT)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_pipeline_commands(sub)
     _add_demo_commands(sub)
@@ -261,7 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     if args.command in {"gateway", "catalog", "demo"} and args.verbose == 0:
         level = logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = args.log_format or os.environ.get("HDS_LOG_FORMAT", "text")
+    if log_format not in logs.FORMATS:
+        print("hds: configuration error: HDS_LOG_FORMAT must be text or json", file=sys.stderr)
+        return 2
+    logs.configure(level, log_format)
     # kafka-python reports reconnects and shutdown races as errors; they are retried and not ours to show.
     logging.getLogger("kafka").setLevel(logging.ERROR if args.verbose >= 2 else logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.INFO if args.verbose >= 2 else logging.WARNING)
