@@ -42,6 +42,18 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     return streams.cmd_dlq_list(args)
 
 
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
+
+    return streams.cmd_dlq_replay(args)
+
+
+def cmd_mllp(args: argparse.Namespace) -> int:
+    from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
+
+    return streams.cmd_mllp(args)
+
+
 def cmd_gateway(args: argparse.Namespace) -> int:
     from catalog.cli import services  # lazy: the gateway pipeline and the catalog server
 
@@ -147,11 +159,28 @@ def _add_pipeline_commands(sub: Any) -> None:
     dq = sub.add_parser("dlq", help="the dead-letter topics: what was rejected, where and why (never content)")
     dsub = dq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND", required=True)
     dl = dsub.add_parser("list", help="list dead letters as JSON lines, then a summary line")
-    dl.add_argument("--hospital", help="only this hospital's dead-letter topics")
+    dr = dsub.add_parser("replay", help="send dead letters back to their raw topic for the gateway to process again "
+                         "(after a profile or registry fix); idempotent")
+    for sp in (dl, dr):
+        sp.add_argument("--hospital", help="only this hospital's dead-letter topics")
+        sp.add_argument("--feed", help="only this feed's dead-letter topics")
+        sp.add_argument("--reason", help="only dead letters with this reason code (e.g. hl7_parse_error)")
+        sp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
     dl.add_argument("--limit", type=int, default=None, help="stop after N dead letters")
     dl.add_argument("--summary", action="store_true", help="print only the summary (counts per reason)")
-    dl.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
     dl.set_defaults(func=cmd_dlq_list)
+    dr.set_defaults(func=cmd_dlq_replay)
+
+    ml = sub.add_parser("mllp", help="HL7 v2 over MLLP into hds.raw.<hospital>.<feed>; ACK AA once the broker has it")
+    ml.add_argument("--hospital", required=True)
+    ml.add_argument("--feed", required=True)
+    ml.add_argument("--port", type=int, default=2575, help="MLLP port (default 2575; 0: a free one)")
+    ml.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    ml.add_argument("--health-port", type=int, default=None, help="serve /health/live and /health/ready here")
+    ml.add_argument("--write-timeout", type=float, default=10.0,
+                    help="seconds to wait for the broker's acknowledgement before answering AE (default 10)")
+    ml.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
+    ml.set_defaults(func=cmd_mllp)
 
 
 def _add_demo_commands(sub: Any) -> None:
