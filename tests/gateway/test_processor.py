@@ -109,8 +109,7 @@ def test_given_an_unknown_fhir_type_then_the_dead_letter_never_echoes_a_free_tex
     headers = json.dumps([(k, v.decode()) for k, v in out.headers])
     assert "Smith" not in headers and "555" not in headers
     named = processor.process("hds.raw.st-luke.fhir", b"k", b'{"resourceType": "Appointment"}', {})
-    # deid echoes only resource types its profile knows (an unknown one is never echoed, however it looks)
-    assert named.dead_letter and dict((k, v.decode()) for k, v in named.headers)["dlq-detail"] == "(type not in profile)"
+    assert named.dead_letter and dict((k, v.decode()) for k, v in named.headers)["dlq-detail"] == "Appointment"
 
 
 def test_given_a_csv_published_without_its_header_then_the_dead_letter_names_no_value(processor: Processor) -> None:
