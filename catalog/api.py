@@ -47,6 +47,20 @@ def create_app(services: Services) -> FastAPI:
         "Every endpoint except /health needs a bearer token (Keycloak or the embedded dev issuer).",
     )
     metrics = CatalogMetrics()
+    _set_state(app, services, metrics)
+    metrics.add_dataset_rows(services.store.row_counts)
+    _measure_requests(app, metrics)
+    errors.install(app)  # the one map from domain errors to status codes and JSON details
+    _add_operations_routes(app, services, metrics)
+    app.include_router(datasets.router)
+    app.include_router(query.router)
+    app.include_router(ingest.router)
+    app.include_router(portal.router)
+    _install_governance(app, services)
+    return app
+
+
+def _set_state(app: FastAPI, services: Services, metrics: CatalogMetrics) -> None:
     st = app.state
     st.settings = services.settings
     st.store = services.store
@@ -61,8 +75,8 @@ def create_app(services: Services) -> FastAPI:
     for k, v in services.extra_state.items():
         setattr(st, k, v)
 
-    metrics.add_dataset_rows(services.store.row_counts)
 
+def _measure_requests(app: FastAPI, metrics: CatalogMetrics) -> None:
     @app.middleware("http")
     async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
@@ -73,7 +87,9 @@ def create_app(services: Services) -> FastAPI:
         metrics.http_seconds.labels(path).observe(time.perf_counter() - started)
         return response
 
-    errors.install(app)  # the one map from domain errors to status codes and JSON details
+
+def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMetrics) -> None:
+    st = app.state
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:
@@ -82,7 +98,7 @@ def create_app(services: Services) -> FastAPI:
             "status": "ok",
             "datasets": len(services.store.dataset_ids()),
             "loader": None if stats is None else {"loaded": stats.loaded, "rejected": stats.rejected,
-                                                  "lag": stats.lag()},
+                                                  "duplicates": stats.duplicates, "lag": stats.lag()},
         }
 
     @app.get("/metrics", tags=["operations"])
@@ -92,14 +108,9 @@ def create_app(services: Services) -> FastAPI:
             metrics.loader_rows.set(stats.loaded)
             metrics.loader_rejected.set(stats.rejected)
             metrics.loader_lag.set(stats.lag())
+            metrics.loader_duplicates.set(stats.duplicates)
+            metrics.loader_retries.set(stats.loop.retries)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
-
-    app.include_router(datasets.router)
-    app.include_router(query.router)
-    app.include_router(ingest.router)
-    app.include_router(portal.router)
-    _install_governance(app, services)
-    return app
 
 
 def _install_governance(app: FastAPI, services: Services) -> None:

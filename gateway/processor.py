@@ -168,6 +168,9 @@ class Processor:
         # key however often it is redelivered or replayed, so readers (and a compacted topic) deduplicate.
         dlq_id = self.record_id(hospital, feed, key, value)
         out["dlq-id"] = dlq_id
+        log.info("dead-lettered a message (%s)", reason, extra={
+            "record_id": dlq_id, "reason": reason, "source_topic": where.get("topic", ""),
+            "source_partition": where.get("partition", ""), "source_offset": where.get("offset", "")})
         topic = dlq_topic(hospital, feed) if hospital != "unknown" else "hds.dlq.unknown"
         return Outcome(topic, dlq_id.encode(), value, [(k, v.encode()) for k, v in out.items()], True, reason=reason,
                        source=where)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from catalog.cli import logs
 from catalog.cli.common import DEFAULT_PROFILES, settings_from_args, stop_on_signals
 from policies.principal import ROLES
 from policies.settings import SettingsError
@@ -275,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hds", description="City health data space: feeds -> Kafka -> de-identification "
                                 "-> DuckDB catalog -> governed research access.")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    p.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                   help="text (default) or json: one JSON object per line ($HDS_LOG_FORMAT)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_pipeline_commands(sub)
     _add_demo_commands(sub)
@@ -290,7 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     if args.command in {"gateway", "catalog", "demo"} and args.verbose == 0:
         level = logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = args.log_format or os.environ.get("HDS_LOG_FORMAT", "text")
+    if log_format not in logs.FORMATS:
+        print("hds: configuration error: HDS_LOG_FORMAT must be text or json", file=sys.stderr)
+        return 2
+    logs.configure(level, log_format)
     # kafka-python reports reconnects and shutdown races as errors; they are retried and not ours to show.
     logging.getLogger("kafka").setLevel(logging.ERROR if args.verbose >= 2 else logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.INFO if args.verbose >= 2 else logging.WARNING)

@@ -21,7 +21,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     service = GatewayService(processor, bootstrap=bootstrap, group_id=settings.gateway_group,
                              session_timeout_ms=settings.kafka_session_timeout_ms,
                              topics=processor.registry.raw_topics() + processor.registry.deid_topics(),
-                             assignment=settings.gateway_assignment, security=settings.kafka_security())
+                             assignment=settings.gateway_assignment, security=settings.kafka_security(),
+                             instance_id=settings.gateway_instance_id)
     if settings.gateway_metrics_port:
         start_metrics_server(service, settings.gateway_metrics_port, host=settings.gateway_metrics_host)
     print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)

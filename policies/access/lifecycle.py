@@ -18,7 +18,6 @@ from policies.principal import ADMIN, STEWARD
 
 S = RequestStatus
 OPEN = frozenset({S.SUBMITTED, S.UNDER_REVIEW})
-FINAL = frozenset({S.APPROVED, S.REFUSED, S.WITHDRAWN})
 
 
 @dataclass(frozen=True)

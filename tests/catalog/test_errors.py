@@ -8,7 +8,7 @@ import re
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -89,6 +89,7 @@ def test_given_the_app_then_each_error_answers_its_status_and_public_reason_over
 CLIENT = _client()
 
 
+@settings(deadline=None, max_examples=60)  # an HTTP round trip per example: no per-example deadline on a loaded machine
 @given(st.one_of(st.text(alphabet=st.characters(categories=["L", "P", "S"]), min_size=1, max_size=40),
                  st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=8), st.text(max_size=8))))
 def test_given_any_invalid_body_value_then_the_422_names_the_field_and_never_echoes_it(value: object) -> None:

@@ -93,28 +93,50 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-PLANTED_PROFILE = "deid/csv-lab-safe-harbor.yaml"
-PLANTED_RULE = ("patient_name: {op: drop, role: name}", "patient_name: keep")
+PLANT_DATASET = "lab_results"
 
 
-def planted_leak_policies() -> dict[str, str]:
-    """The repository's policy files with one planted leak: the CSV lab profile keeps the patient's name."""
+def repository_policies() -> dict[str, str]:
+    """The repository's policy files by relative path, as `policies.files` takes them."""
     root = REPO_ROOT / "policies"
-    files = {p.relative_to(root).as_posix(): p.read_text() for p in [root / "feeds.yaml", root / "datasets.yaml",
-                                                                    *sorted((root / "deid").glob("*.yaml"))]}
-    drop, keep = PLANTED_RULE
-    if drop not in files.get(PLANTED_PROFILE, ""):
-        raise RuntimeError(f"cannot plant the leak: {PLANTED_PROFILE} has no line {drop!r}")
-    files[PLANTED_PROFILE] = files[PLANTED_PROFILE].replace(drop, keep)
-    return files
+    return {p.relative_to(root).as_posix(): p.read_text() for p in [root / "feeds.yaml", root / "datasets.yaml",
+                                                                   *sorted((root / "deid").glob("*.yaml"))]}
 
 
-def render_dev(image: str, ports: dict[str, int], *, plant_leak: bool = False) -> list[Manifest]:
+def plant_leak_record(bootstrap: str, name: str) -> str:
+    """Check the checker: copy one de-identified record of hds.deid.<PLANT_DATASET> under a new record id with a
+    raw synthetic name in one of its text columns, as a faulty gateway would, and publish it. Returns the id."""
+    import uuid
+
+    from kafka import KafkaConsumer, KafkaProducer
+
+    topic = f"hds.deid.{PLANT_DATASET}"
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=20000)
+    try:
+        record = next(iter(consumer))
+    finally:
+        consumer.close()
+    env = json.loads(record.value)
+    text_columns = [c for c, v in env["columns"].items() if isinstance(v, str) and c != "patient_pseudonym"]
+    if not text_columns:
+        raise RuntimeError(f"cannot plant a leak: no text column in a {PLANT_DATASET} record")
+    env["columns"][text_columns[0]] = name
+    env["record_id"] = f"planted-{uuid.uuid4().hex}"
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    try:
+        producer.send(topic, key=env["record_id"].encode(), value=json.dumps(env).encode()).get(timeout=30)
+    finally:
+        producer.close()
+    return str(env["record_id"])
+
+
+def render_dev(image: str, ports: dict[str, int], *, policy_files: dict[str, str] | None = None) -> list[Manifest]:
     import yaml
     from helm_python import Chart
 
     repo, tag = image.rsplit(":", 1)
-    values = merged(dev_values(), {"policies": {"files": planted_leak_policies()}} if plant_leak else {})
+    values = merged(dev_values(), {"policies": {"files": policy_files}} if policy_files else {})
     values = merged(values, {
         "image": {"repository": repo, "tag": tag},
         "broker": {"port": ports["broker"], "advertisedHost": "127.0.0.1"},
@@ -189,7 +211,7 @@ finally:
 
 
 def run_smoke(*, work: Path, build: bool, timeout_s: float, plant_leak: bool = False, image: str | None = None) -> dict[str, Any]:
-    """`plant_leak`: play the chart with a policy that keeps patients' names, to show the leak checks catch it."""
+    """`plant_leak`: publish one de-identified record carrying a raw synthetic name, to show the leak checks catch it."""
     reason = why_podman_cannot_run()
     if reason:
         raise CannotRun(reason)
@@ -235,7 +257,7 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hds-kube-smoke-") as tmp:
         workdir = Path(tmp)
-        plan = translate(render_dev(image, ports, plant_leak=plant_leak), host_dir=workdir / "configmaps")
+        plan = translate(render_dev(image, ports), host_dir=workdir / "configmaps")
         summary["planted_leak"] = plant_leak
         summary["not_played"] = sorted(plan.not_played)
         if SECRET_NAME in plan.secrets:
@@ -251,11 +273,11 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
         identifiers = manifest.identifiers.as_dict()
         with played(podman, plan, workdir, instance=RELEASE) as session:
             session.play("broker", plan.broker)
-            _wait("the broker", lambda: _tcp_open(ports["broker"]), 60)
+            _wait("the broker", lambda: _tcp_open(ports["broker"]), 120)
             session.play("services", plan.services)
-            _wait("the catalog's /health", lambda: _http(f"{api}/health")[0] == 200, 120)
+            _wait("the catalog's /health", lambda: _http(f"{api}/health")[0] == 200, 300)
             _wait("the gateway's /health",
-                  lambda: _http(f"http://127.0.0.1:{ports['metrics']}/health")[0] == 200, 180)
+                  lambda: _http(f"http://127.0.0.1:{ports['metrics']}/health")[0] == 200, 300)
             summary["ready_seconds"] = round(time.monotonic() - started, 1)
             summary["containers"] = {}
             for deployment in ("broker", "gateway", "catalog"):
@@ -304,6 +326,11 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
                 return body if sum(d["rows"] for d in body) >= deidentified else None
 
             datasets = _wait("the catalog to load every de-identified record", listed, timeout_s)
+            if plant_leak:
+                name = next(n for n in identifiers["names"] if len(n.strip()) >= 6)
+                plant_leak_record(f"127.0.0.1:{ports['broker']}", name)
+                deidentified += 1  # the planted record is loaded like any other
+                datasets = _wait("the catalog to load the planted record", listed, timeout_s)
             summary["rows"] = {d["id"]: d["rows"] for d in datasets}
             summary["unauthenticated_status"] = _http(f"{api}/api/datasets")[0]
             reached: set[tuple[str, str]] = set()
@@ -378,9 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--build", action="store_true", help="rebuild the image even if it exists")
     p.add_argument("--image", default=None,
                    help="play this image from the store instead (e.g. one built from the Containerfile); never built")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the pipeline")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for each stage (upper bound)")
     p.add_argument("--plant-leak", action="store_true",
-                   help="check the checker: a policy keeps patients' names; passes only if both leak checks catch it")
+                   help="check the checker: one loaded record carries a raw synthetic name; passes only if both leak "
+                        "checks catch it")
     args = p.parse_args(argv)
     try:
         summary = run_smoke(work=Path(args.work), build=args.build, timeout_s=args.timeout, plant_leak=args.plant_leak,

@@ -29,7 +29,7 @@ def test_the_development_chart_plays_as_pods_fills_every_dataset_and_leaks_no_id
         pytest.skip(f"podman smoke skipped: {reason or 'HDS_KUBE_SMOKE=' + flag}")
     work = Path(os.environ.get("HDS_IMAGE_WORK") or Path(tempfile.gettempdir()) / "hds-image")
     try:
-        summary = run_smoke(work=work, build=False, timeout_s=300)
+        summary = run_smoke(work=work, build=False, timeout_s=600)
     except CannotRun as exc:
         pytest.skip(f"podman smoke cannot run here: {exc}")
     assert summary["failed_checks"] == []
@@ -47,7 +47,7 @@ def test_a_planted_leak_is_caught_by_both_leak_checks_of_the_smoke() -> None:
         pytest.skip(f"podman smoke skipped: {reason or 'HDS_KUBE_SMOKE is not 1 (make test sets it where podman is installed)'}")
     work = Path(os.environ.get("HDS_IMAGE_WORK") or Path(tempfile.gettempdir()) / "hds-image")
     try:
-        summary = run_smoke(work=work, build=False, timeout_s=300, plant_leak=True)
+        summary = run_smoke(work=work, build=False, timeout_s=600, plant_leak=True)
     except CannotRun as exc:
         pytest.skip(f"podman smoke cannot run here: {exc}")
     assert summary["failed_checks"] == ["no synthetic identifier in what the API returns",

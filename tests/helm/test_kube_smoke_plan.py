@@ -126,11 +126,11 @@ def test_a_planted_identifier_is_found_whatever_its_case_and_surroundings(identi
 
 
 def test_policy_configmaps_with_subdirectories_are_laid_out_on_the_host_as_their_items_say(tmp_path: Path) -> None:
-    from kube_smoke import PLANTED_PROFILE, planted_leak_policies
+    from kube_smoke import repository_policies
 
-    files = planted_leak_policies()
-    assert "patient_name: keep" in files[PLANTED_PROFILE]
-    docs = render_dev("localhost/hds:0.1.0", PORTS, plant_leak=True)
+    files = repository_policies()
+    assert {"feeds.yaml", "datasets.yaml"} <= set(files) and any(f.startswith("deid/") for f in files)
+    docs = render_dev("localhost/hds:0.1.0", PORTS, policy_files=files)
     plan = translate(docs, host_dir=tmp_path)
     [catalog] = [d for d in plan.services if d["metadata"]["name"] == "smoke-hds-catalog" and d["kind"] == "Deployment"]
     [volume] = [v for v in catalog["spec"]["template"]["spec"]["volumes"] if v["name"] == "policies"]
@@ -142,6 +142,8 @@ def test_policy_configmaps_with_subdirectories_are_laid_out_on_the_host_as_their
 
 
 def test_without_a_host_directory_such_a_configmap_is_refused_not_dropped() -> None:
-    docs = render_dev("localhost/hds:0.1.0", PORTS, plant_leak=True)
+    from kube_smoke import repository_policies
+
+    docs = render_dev("localhost/hds:0.1.0", PORTS, policy_files=repository_policies())
     with pytest.raises(ValueError, match="ConfigMap items in subdirectories"):
         translate(docs)
