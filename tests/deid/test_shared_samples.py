@@ -114,7 +114,7 @@ def test_given_real_hl7_messages_then_no_structured_identifier_in_output(engine:
         assert result.ok, (path.name, result.reason, result.detail)
         out = result.payload
         assert isinstance(out, str)
-        hl7.parse(out)
+        hl7.parse(out, complete=False)  # de-identification drops fields: the truncation marks apply to received messages only
         for value in _hl7_identifiers(hl7.parse(text)):
             assert not survives(value, out), f"{path.name}: an identifier from a structured field survived"
         checked += 1
