@@ -118,7 +118,11 @@ def plant_leak_record(bootstrap: str, name: str) -> str:
     finally:
         consumer.close()
     env = json.loads(record.value)
-    text_columns = [c for c, v in env["columns"].items() if isinstance(v, str) and c != "patient_pseudonym"]
+    # a column the dataset policy releases as it is (`safe`): a `rekey` column (mrn, ids) is pseudonymised again
+    # per grant by the sandbox, so a name planted there would never reach an API answer
+    rekeyed = {"record_id", "patient_pseudonym", "mrn", "specimen_id"}
+    text_columns = [c for c, v in env["columns"].items() if isinstance(v, str) and c not in rekeyed]
+    text_columns.sort(key=lambda c: c not in ("comment", "test_name", "value"))
     if not text_columns:
         raise RuntimeError(f"cannot plant a leak: no text column in a {PLANT_DATASET} record")
     env["columns"][text_columns[0]] = name
