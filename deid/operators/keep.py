@@ -17,6 +17,7 @@ one of the record's own names, ids, phones or address parts is redacted as well.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from deid.operators.base import Operator, OperatorConfigError, OperatorContext, register
@@ -53,13 +54,23 @@ def mentions_known(value: str, ctx: OperatorContext) -> bool:
     words = {w.upper() for w in _WORD.findall(value)}
     if words & ctx.sensitive:
         return True
-    digits = re.sub(r"\D", "", value)
-    for s in ctx.sensitive:
-        s_digits = re.sub(r"\D", "", s)
-        if len(s_digits) >= 7 and s_digits in digits:
+    long_digits = _long_digit_runs(ctx.sensitive)
+    if long_digits:
+        digits = re.sub(r"\D", "", value)
+        if any(s_digits in digits for s_digits in long_digits):
             return True
-    parts = {p.upper() for a in ctx.known.addresses for p in _WORD.findall(a) if len(p) >= 4 and not p.isdigit()}
-    return bool(words & parts)
+    return bool(words & _address_parts(tuple(ctx.known.addresses)))
+
+
+# Derived once per record's identifiers (a record has many kept fields); bounded, never logged.
+@lru_cache(maxsize=256)
+def _long_digit_runs(sensitive: frozenset[str]) -> tuple[str, ...]:
+    return tuple(d for d in (re.sub(r"\D", "", s) for s in sensitive) if len(d) >= 7)
+
+
+@lru_cache(maxsize=256)
+def _address_parts(addresses: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(p.upper() for a in addresses for p in _WORD.findall(a) if len(p) >= 4 and not p.isdigit())
 
 
 def redact_kept(value: str, ctx: OperatorContext) -> str:

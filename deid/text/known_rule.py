@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from deid.text.lexicon import common_words
 from deid.text.rule import Hit
@@ -39,8 +40,32 @@ def _spaced_chars(value: str, sep: str = r"[\s\-./]?") -> str:
     return r"(?<![A-Za-z0-9])" + sep.join(chars) + r"(?![A-Za-z0-9])" if chars else ""
 
 
-def _name_patterns(known: KnownIdentifiers) -> list[str]:
-    out: list[str] = []
+# A needle is a cheap necessary condition for a pattern to match (checked before the pattern is compiled or
+# run): ("digits", s) - s occurs in the text's ASCII digits with everything else removed; ("alnum", s) - s
+# occurs in the lower-cased ASCII text with everything but ASCII letters and digits removed; ("text", s) - s
+# occurs in the lower-cased ASCII text. Letter needles are only used on ASCII text with ASCII needles, where
+# case-insensitive matching is exactly lower-case comparison; None: always search.
+Needle = tuple[str, str] | None
+
+
+def _token_needle(value: str) -> Needle:
+    """The longest whitespace-free piece of a literal matched by `_word` (it occurs verbatim in any match)."""
+    tokens = [t for t in value.split() if t]
+    if not tokens or _CJK.search(value):
+        return None
+    tok = max(tokens, key=len)
+    return ("text", tok.lower()) if tok.isascii() else None
+
+
+def _chars_needle(chars: str) -> Needle:
+    """For `_spaced_chars(chars)`: the characters occur contiguously once separators are removed."""
+    if not chars or not chars.isascii():
+        return None
+    return ("digits", chars) if chars.isdigit() else ("alnum", chars.lower())
+
+
+def _name_patterns(known: KnownIdentifiers) -> list[tuple[str, Needle]]:
+    out: list[tuple[str, Needle]] = []
     for name in known.names:
         family = name.family.strip()
         givens = [g.strip() for g in name.given if g.strip()]
@@ -48,10 +73,10 @@ def _name_patterns(known: KnownIdentifiers) -> list[str]:
             # Chinese: family + given written together, given alone when two characters or more
             given = "".join(givens)
             if given:
-                out.append(re.escape(family + given))
+                out.append((re.escape(family + given), None))
                 if len(given) >= 2:
-                    out.append(re.escape(given))
-            out.append(re.escape(family) + r"(?=(?:先生|女士|医生|医师|护士|主任|老师|同志|某|氏))")
+                    out.append((re.escape(given), None))
+            out.append((re.escape(family) + r"(?=(?:先生|女士|医生|医师|护士|主任|老师|同志|某|氏))", None))
             continue
         # the family name always matches in any case (fail closed); a given name that is an everyday word
         # ("Will", "May", "Mark") only when written as a name
@@ -64,22 +89,25 @@ def _name_patterns(known: KnownIdentifiers) -> list[str]:
                 if not is_family and piece.lower() in everyday:
                     # "Will", "May", "Mark": as a name only when written as one (capitalised or capitals)
                     cap = piece[0].upper() + piece[1:].lower()
-                    out.append(rf"(?-i:(?<![A-Za-z0-9])(?:{re.escape(cap)}|{re.escape(piece.upper())})(?![A-Za-z0-9]))")
+                    out.append((rf"(?-i:(?<![A-Za-z0-9])(?:{re.escape(cap)}|{re.escape(piece.upper())})(?![A-Za-z0-9]))",
+                                _token_needle(piece)))
                 else:
-                    out.append(_word(piece))
+                    out.append((_word(piece), _token_needle(piece)))
         if family and givens:
             first = givens[0]
-            out.append(_word(f"{family}, {' '.join(givens)}"))
-            out.append(_word(f"{' '.join(givens)} {family}"))
-            out.append(r"(?<![A-Za-z0-9])" + re.escape(first[0]) + r"\.?\s*" + re.escape(family) + r"(?![A-Za-z0-9])")
+            out.append((_word(f"{family}, {' '.join(givens)}"), _token_needle(f"{family}, {' '.join(givens)}")))
+            out.append((_word(f"{' '.join(givens)} {family}"), _token_needle(f"{' '.join(givens)} {family}")))
+            # the family name is matched literally (no whitespace in it is flexible here)
+            out.append((r"(?<![A-Za-z0-9])" + re.escape(first[0]) + r"\.?\s*" + re.escape(family) + r"(?![A-Za-z0-9])",
+                        ("text", family.lower()) if family.isascii() else None))
             initials = [first[0], *(g[0] for g in givens[1:]), family[0]]
-            out.append(r"(?<![A-Za-z0-9])" + r"\.\s?".join(re.escape(c) for c in initials) + r"\.(?!\w)")
+            out.append((r"(?<![A-Za-z0-9])" + r"\.\s?".join(re.escape(c) for c in initials) + r"\.(?!\w)", None))
             if len(initials) >= 3:  # bare "JQS" only: two letters ("AS", "MS") are clinical abbreviations
-                out.append(r"(?-i:(?<![\w.])" + "".join(re.escape(c.upper()) for c in initials) + r"(?![\w.]))")
+                out.append((r"(?-i:(?<![\w.])" + "".join(re.escape(c.upper()) for c in initials) + r"(?![\w.]))", None))
     return out
 
 
-def _date_variants(value: str) -> list[str]:
+def _date_variants(value: str) -> list[tuple[str, Needle]]:
     raw = value.strip()
     digits = re.sub(r"\D", "", raw)
     d: dt.date | None = None
@@ -90,57 +118,78 @@ def _date_variants(value: str) -> list[str]:
         except ValueError:
             continue
     if d is None:
-        return [_word(raw)] if raw else []
+        return [(_word(raw), _token_needle(raw))] if raw else []
     m, day, y = d.month, d.day, d.year
     month = _MONTHS[m - 1]
     sep = r"[/\-.]"
-    return [
+    # every variant writes the year's last two digits together (the year in full, or as two digits)
+    needle: Needle = ("digits", f"{y % 100:02d}") if y >= 100 else None
+    return [(p, needle) for p in [
         rf"(?<!\d)0?{m}{sep}0?{day}{sep}(?:{y}|{y % 100:02d})(?!\d)",
         rf"(?<!\d){y}{sep}0?{m}{sep}0?{day}(?!\d)",
         rf"(?<!\d){y}0?{m:02d}{day:02d}(?!\d)",
         rf"(?<!\d){y}年0?{m}月0?{day}日",
         rf"\b(?:{month}|{month[:3]})\.?\s+0?{day}(?:st|nd|rd|th)?,?\s+{y}\b",
         rf"\b0?{day}(?:st|nd|rd|th)?\s+(?:{month}|{month[:3]})\.?,?\s+{y}\b",
-    ]
+    ]]
 
 
 class KnownRule:
     name = "known-identifiers"
 
     def __init__(self, known: KnownIdentifiers) -> None:
-        typed: list[tuple[str, str]] = []
-        typed += [("PERSON", p) for p in _name_patterns(known)]
+        typed: list[tuple[str, str, Needle]] = []
+        typed += [("PERSON", p, n) for p, n in _name_patterns(known)]
         for ident in known.identifiers:
             alnum = re.sub(r"[\W_]", "", ident)
             if len(alnum) >= 3:
-                typed.append(("ID", _spaced_chars(alnum)))
+                typed.append(("ID", _spaced_chars(alnum), _chars_needle(alnum)))
         for phone in known.phones:
             digits = re.sub(r"\D", "", phone)
             if len(digits) >= 7:
-                typed.append(("PHONE", _spaced_chars(digits, r"[\s\-./()]{0,3}")))
+                typed.append(("PHONE", _spaced_chars(digits, r"[\s\-./()]{0,3}"), _chars_needle(digits)))
                 if len(digits) > 10 and digits.startswith(("1", "86")):
-                    typed.append(("PHONE", _spaced_chars(digits[-10:] if digits[0] == "1" else digits[2:], r"[\s\-./()]{0,3}")))
+                    short = digits[-10:] if digits[0] == "1" else digits[2:]
+                    typed.append(("PHONE", _spaced_chars(short, r"[\s\-./()]{0,3}"), _chars_needle(short)))
                 if len(digits) >= 10:
-                    typed.append(("PHONE", _spaced_chars(digits[-7:], r"[\s\-./]{0,2}")))
+                    typed.append(("PHONE", _spaced_chars(digits[-7:], r"[\s\-./]{0,2}"), _chars_needle(digits[-7:])))
         for part in known.addresses:
             part = part.strip()
             if len(re.sub(r"\W", "", part)) >= 2:
-                typed.append(("ADDRESS", _word(part)))
+                typed.append(("ADDRESS", _word(part), _token_needle(part)))
                 if not _CJK.search(part):
                     for piece in re.split(r"[\s,]+", part):
                         low = piece.lower().strip(".")
                         if len(piece) >= 4 and not piece.isdigit() and low not in _STREET_WORDS and low not in common_words(1500):
-                            typed.append(("ADDRESS", _word(piece)))
-        typed += [("EMAIL", _word(e.strip())) for e in known.emails if e.strip()]
+                            typed.append(("ADDRESS", _word(piece), _token_needle(piece)))
+        typed += [("EMAIL", _word(e.strip()), _token_needle(e.strip())) for e in known.emails if e.strip()]
         for date in known.dates:
-            typed += [("DATE", p) for p in _date_variants(date)]
+            typed += [("DATE", p, n) for p, n in _date_variants(date)]
         for etype, literal in known.phrases:  # found in the group's other texts
             if literal.strip():
-                typed.append((etype, _word(literal.strip())))
-        self._patterns = [(t, re.compile(p, re.IGNORECASE)) for t, p in typed if p]
+                typed.append((etype, _word(literal.strip()), _token_needle(literal.strip())))
+        # compiled lazily, on the first text that passes the pattern's needle (most kept strings pass none)
+        self._patterns = [(t, p, n) for t, p, n in typed if p]
 
     def find(self, text: str) -> Iterable[Hit]:
-        for etype, rx in self._patterns:
-            for m in rx.finditer(text):
+        ascii_text = text.isascii()
+        low = text.lower() if ascii_text else ""
+        digits = "".join(c for c in text if "0" <= c <= "9")
+        alnum = "".join(c for c in low if c.isalnum()) if ascii_text else ""
+        for etype, pattern, needle in self._patterns:
+            if needle is not None:
+                kind, lit = needle
+                if kind == "digits":
+                    if lit not in digits:
+                        continue
+                elif ascii_text and lit not in (alnum if kind == "alnum" else low):
+                    continue
+            for m in _compiled(pattern).finditer(text):
                 if m.end() > m.start():
                     yield Hit(m.start(), m.end(), etype, 1.0)
+
+
+@lru_cache(maxsize=8192)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Compiled identifier patterns, shared by the records of one patient (bounded; patterns only, no text)."""
+    return re.compile(pattern, re.IGNORECASE)
