@@ -42,6 +42,8 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="City health data space — catalog API",
         version="0.1.0",
+        docs_url=None,  # served by catalog.routes.portal from local assets under the portal's CSP
+        redoc_url=None,
         description="De-identified hospital datasets, access governance and a disclosure-controlled query sandbox. "
         "Every endpoint except /health needs a bearer token (Keycloak or the embedded dev issuer).",
     )
@@ -102,10 +104,12 @@ def create_app(services: Services) -> FastAPI:
             metrics.loader_lag.set(stats.lag())
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from catalog.routes import datasets, ingest, portal, query
+    from catalog.routes import datasets, feeds, ingest, metadata, portal, query
     from catalog.routes.access import describe_validation_error
 
+    app.include_router(metadata.router)
     app.include_router(datasets.router)
+    app.include_router(feeds.router)
     app.include_router(query.router)
     app.include_router(ingest.router)
     app.include_router(portal.router)
