@@ -82,7 +82,7 @@ def _build(state: Any, dataset: str, summary: dict[str, Any] | None, info: Any, 
     tier = state.tier_of(dataset)
     feeds = registry.feeds_of_dataset(dataset)
     profile_names = list(dict.fromkeys((summary or {}).get("deid_profiles") or [
-        cfg.profile for h in registry.hospitals() for f in feeds if (cfg := registry.lookup(h, f)) is not None]))
+        cfg.profile for h in registry.hospitals for f in feeds if (cfg := registry.lookup(h, f)) is not None]))
     profiles = cache.profiles()
     profile = profiles.get(profile_names[0]) if profile_names else None
     fmt = (summary or {}).get("format") or _format_of(registry, feeds)
@@ -130,7 +130,7 @@ def _build(state: Any, dataset: str, summary: dict[str, Any] | None, info: Any, 
 
 
 def _format_of(registry: Any, feeds: list[str]) -> str | None:
-    for h in registry.hospitals():
+    for h in registry.hospitals:
         for f in feeds:
             cfg = registry.lookup(h, f)
             if cfg is not None:

@@ -62,8 +62,9 @@ def public_dead_letter(item: dict[str, Any]) -> dict[str, Any]:
     out = {k: item.get(k) for k in PUBLIC_FIELDS}
     topic = str(item.get("topic") or "")
     parts = topic.split(".")
-    if len(parts) >= 4 and not out["hospital"]:
-        out["hospital"], out["feed"] = parts[2], ".".join(parts[3:])
+    if len(parts) >= 4:
+        out["hospital"] = out["hospital"] or parts[2]
+        out["feed"] = out["feed"] or ".".join(parts[3:])
     for key in ("source_partition", "source_offset", "bytes"):
         try:
             out[key] = int(out[key]) if out[key] not in (None, "") else None
@@ -100,10 +101,10 @@ def health_report(registry: Any, loaded: dict[tuple[str, str], dict[str, Any]], 
     for item in dead:
         reasons.setdefault((str(item["hospital"]), str(item["feed"])), Counter())[item["reason"]] += 1
     rows = []
-    for h in registry.hospitals():
+    for h in registry.hospitals:
         if hospital is not None and h != hospital:
             continue
-        for f in registry.feeds():
+        for f in registry.feeds:
             cfg = registry.lookup(h, f)
             if cfg is None:
                 continue

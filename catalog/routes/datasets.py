@@ -27,7 +27,7 @@ def _describe(request: Request, dataset: str) -> dict | None:
     feeds = out.get("feeds") or state.registry.feeds_of_dataset(dataset)
     out["topics"] = sorted({FEED_TOPICS.get(f, "other") for f in feeds})
     if not out.get("format"):
-        cfg = next((c for h in state.registry.hospitals() for f in feeds if (c := state.registry.lookup(h, f))), None)
+        cfg = next((c for h in state.registry.hospitals for f in feeds if (c := state.registry.lookup(h, f))), None)
         out["format"] = cfg.format if cfg else None
     return out
 
