@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 PORTAL_DIR = Path(__file__).resolve().parent.parent / "portal"
 _FILES = {"portal.js": "text/javascript", "i18n.js": "text/javascript", "portal.css": "text/css",
+          "chart.js": "text/javascript", "views-research.js": "text/javascript", "views-authority.js": "text/javascript",
           "docs-init.js": "text/javascript"}
 # Swagger UI for /docs comes from an installed package (fastapi-offline ships Swagger UI 5), never from a CDN.
 _DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "favicon.png": "image/png"}
