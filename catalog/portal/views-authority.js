@@ -231,7 +231,7 @@
     const chain = h("p", { id: "chain", class: "note", role: "status" }, t("audit.checking"));
     main.appendChild(chain);
     const action = h("select", null, [h("option", { value: "" }, t("filter.any"))].concat(ACTIONS.map(function (a) {
-      return h("option", { value: a, selected: p.get("action") === a }, a);
+      return h("option", { value: a, selected: p.get("action") === a }, t("auditaction." + a));
     })));
     const actor = h("input", { value: p.get("actor") || "", autocomplete: "off" });
     const subject = h("input", { value: p.get("subject") || "", autocomplete: "off" });
@@ -268,7 +268,7 @@
         btn.setAttribute("aria-expanded", String(openNow));
       });
       rows.push(h("tr", { "data-seq": rec.seq }, h("td", { class: "num" }, String(rec.seq)), h("td", null, HDS.fmtDateTime(rec.ts)),
-        h("td", null, rec.actor), h("td", null, rec.action), h("td", null, (rec.subjects || []).join(" ")), h("td", null, btn)));
+        h("td", null, rec.actor), h("td", null, ACTIONS.includes(rec.action) ? t("auditaction." + rec.action) : rec.action), h("td", null, (rec.subjects || []).join(" ")), h("td", null, btn)));
       rows.push(detail);
     });
     main.appendChild(info);

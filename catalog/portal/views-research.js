@@ -356,7 +356,7 @@
         showResult(r, result);
         const marked = r.suppressed_cells ? r.suppressed_cells.length : r.suppressed;
         HDS.note(status, t("query.summary", { rows: r.row_count, tier: t("tier." + r.tier), s: marked }) + (r.truncated ? " " + t("query.truncated") : ""));
-        saveHistory({ grant: g.id, sql: text, at: new Date().toISOString(), rows: r.row_count, suppressed: r.suppressed });
+        saveHistory({ grant: g.id, sql: text, at: new Date().toISOString(), rows: r.row_count, suppressed: marked });
         if (r.tier === "extract") offerDownloads(g, text);
       } catch (e) {
         HDS.note(status, t("query.refused", { detail: e.message }), "error");

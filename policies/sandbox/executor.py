@@ -44,6 +44,7 @@ class QueryOutcome:
     datasets: tuple[str, ...] = ()
     truncated: bool = False  # record/extract tier: more rows existed than the cap allowed
     notes: list[str] = field(default_factory=list)
+    suppressed_cells: tuple[tuple[int, int], ...] = ()  # (row, column) of cells NULLed by disclosure control
 
 
 def sql_hash(sql: str) -> str:
@@ -235,6 +236,7 @@ def _run_aggregate(
         columns=list(plan.output_columns),
         rows=result.rows,
         suppressed=result.suppressed,
+        suppressed_cells=result.cells,
         row_count=len(result.rows),
         tier=Tier.AGGREGATE,
         sql_hash=digest,

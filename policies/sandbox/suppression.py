@@ -36,6 +36,7 @@ class SuppressionResult:
     suppressed: int  # suppressed measure cells, primary and secondary
     primary: int
     suppressed_digests: frozenset[int]  # patient-set digests of small and secondarily suppressed cells
+    cells: tuple[tuple[int, int], ...] = ()  # (row, column) of every cell released as NULL by suppression
 
 
 def _number(value: Any) -> float:
@@ -104,7 +105,17 @@ def suppress(
         suppressed=sum(len(s) for s in hidden.values()),
         primary=primary,
         suppressed_digests=frozenset(digests[i] for i in protected),
+        cells=masked_cells(len(rows), small, plan.key_indices, hidden),
     )
+
+
+def masked_cells(n_rows: int, small: Sequence[bool], key_indices: Sequence[int],
+                 hidden: dict[int, set[int]]) -> tuple[tuple[int, int], ...]:
+    """Every (row, column) suppression set to NULL: measures hidden, and the keys of small rows. A NULL that is
+    not listed is a real missing value, so a client can tell the two apart."""
+    cells = {(i, key) for i in range(n_rows) if small[i] for key in key_indices}
+    cells |= {(i, measure) for measure, rows_hidden in hidden.items() for i in rows_hidden}
+    return tuple(sorted(cells))
 
 
 def _secondary(
