@@ -82,3 +82,19 @@ def test_given_the_portal_then_it_is_served_with_a_strict_content_security_polic
     assert httpx.get(portal.url + "/portal/nope.js", timeout=30).status_code == 404
     page = portal.page("csp", "researcher")
     wait_view(page, "catalog")
+
+
+def test_given_docs_then_swagger_ui_renders_from_this_host_under_the_csp(portal: Portal, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    errors: list[str] = []
+    foreign: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda req: None if req.url.startswith((portal.url, "data:")) else foreign.append(req.url))
+    page.goto(portal.url + "/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+    paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
+    assert any("/api/datasets/{dataset_id}/dcat" in p.replace("\u200b", "") for p in paths)
+    assert errors == [] and foreign == []
+    portal.shot(page, "api-docs")
+    page.close()
