@@ -23,7 +23,9 @@
     };
     const q = h("input", { type: "search", value: p.get("q") || "", autocomplete: "off" });
     const topic = h("select", null, options.call("topic", uniq(function (d) { return d.topics || []; }), function (v) { return t("topic." + v); }));
-    const hospital = h("select", null, options.call("hospital", uniq(function (d) { return d.hospitals || []; })));
+    const names = Object.assign.apply(null, [{}].concat(all.map(function (d) { return d.hospital_names || {}; })));
+    const hospitalName = function (id) { return names[id] || id; };
+    const hospital = h("select", null, options.call("hospital", uniq(function (d) { return d.hospitals || []; }), hospitalName));
     const format = h("select", null, options.call("format", uniq(function (d) { return d.format ? [d.format] : []; }), function (v) { return t("format." + v); }));
     const tier = h("select", null, options.call("tier", ["aggregate", "record", "extract"], function (v) { return t("tier." + v); }));
     const form = h("form", { class: "filters card", role: "search", "aria-label": t("catalog.filters") },
@@ -53,7 +55,7 @@
           h("td", null, h("a", { href: HDS.href("dataset", d.id) }, d.title), h("div", { class: "muted" }, d.description)),
           h("td", null, (d.topics || []).map(function (x) { return t("topic." + x); }).join(", ")),
           h("td", null, h("span", { class: "tier tier-" + d.tier }, t("tier." + d.tier))),
-          h("td", null, list(d.hospitals)),
+          h("td", null, (d.hospitals || []).map(hospitalName).join(", ")),
           h("td", { class: "num" }, HDS.fmtNumber(d.rows)),
           h("td", { class: "num" }, HDS.fmtNumber(d.patients)),
           h("td", null, HDS.fmtDateTime(d.last_update)));

@@ -26,6 +26,7 @@ def _describe(request: Request, dataset: str) -> dict | None:
     out["tier"] = state.tier_of(dataset)
     feeds = out.get("feeds") or state.registry.feeds_of_dataset(dataset)
     out["topics"] = sorted({FEED_TOPICS.get(f, "other") for f in feeds})
+    out["hospital_names"] = {h: state.registry.hospital_name(h) or h for h in out.get("hospitals") or []}
     if not out.get("format"):
         cfg = next((c for h in state.registry.hospitals for f in feeds if (c := state.registry.lookup(h, f))), None)
         out["format"] = cfg.format if cfg else None
@@ -41,7 +42,8 @@ def list_datasets(request: Request, principal: CurrentPrincipal) -> list[dict]:
         d = _describe(request, dataset)
         if d is not None:
             out.append({k: d[k] for k in ("id", "title", "description", "rows", "tier", "hospitals", "feeds",
-                                          "deid_profiles", "last_update", "format", "topics", "patients")})
+                                          "deid_profiles", "last_update", "format", "topics", "patients",
+                                          "hospital_names")})
     return out
 
 
