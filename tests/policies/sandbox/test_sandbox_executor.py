@@ -243,7 +243,8 @@ def test_given_secondarily_suppressed_cell_then_asking_for_it_alone_stays_suppre
     assert alone.rows == [(None,)] and alone.suppressed == 1
 
 
-def test_given_too_few_patients_then_aggregate_is_refused(cursor, scope, policies, history) -> None:
+def test_given_too_few_patients_then_aggregate_is_refused(cursor, scope, history) -> None:
+    policies = _policies({"clinical_records": {"tier": "aggregate", "min_patients": 20}})
     with pytest.raises(QueryRefused) as refused:
         run(cursor, "SELECT code, count(*) FROM clinical_records GROUP BY code", scope, policies, history)
     assert refused.value.code == "too_few_patients"
@@ -324,7 +325,8 @@ def test_given_extract_tier_then_export_rows_writes_parquet_that_reads_back(curs
     assert len(rows) == 300 and rows[0] == tuple(outcome.rows[0])
 
 
-def test_given_non_extract_outcome_then_export_is_refused(cursor, scope, policies, history) -> None:
+def test_given_non_extract_outcome_then_export_is_refused(cursor, scope, history) -> None:
+    policies = _policies({"lab_results": {"tier": "record"}})
     outcome = run(cursor, "SELECT test_code FROM lab_results", scope, policies, history)
     with pytest.raises(QueryRefused):
         export_rows(outcome)
