@@ -28,5 +28,8 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/hds bench deid
 	$(VENV)/bin/hds bench pipeline
 
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/lint-imports
+
 clean:
 	rm -rf $(VENV) .hds build *.egg-info

@@ -14,10 +14,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from catalog.deps import CurrentPrincipal
+from catalog.governance import install
 from catalog.metrics import CatalogMetrics
+from catalog.routes import datasets, feeds, ingest, metadata, portal, query
+from catalog.routes.access import describe_validation_error
 from catalog.store import CatalogStore
-from gateway.feeds import FeedRegistry
-from gateway.settings import Settings
+from policies.feeds import FeedRegistry
+from policies.sandbox.differencing import QueryHistory
+from policies.sandbox.fingerprint_store import FingerprintStore
+from policies.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +109,6 @@ def create_app(services: Services) -> FastAPI:
             metrics.loader_lag.set(stats.lag())
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from catalog.routes import datasets, feeds, ingest, metadata, portal, query
-    from catalog.routes.access import describe_validation_error
-
     app.include_router(metadata.router)
     app.include_router(datasets.router)
     app.include_router(feeds.router)
@@ -119,11 +121,6 @@ def create_app(services: Services) -> FastAPI:
 
 def _install_governance(app: FastAPI, services: Services) -> None:
     """Access requests, grants and audit (policies/access, policies/audit)."""
-    from policies.access.wiring import install
-
-    from policies.sandbox.differencing import QueryHistory
-    from policies.sandbox.fingerprint_store import FingerprintStore
-
     app.state.mirror = services.mirror
     fingerprints = FingerprintStore(services.store.cursor, services.store.write_lock)
     fingerprints.ensure_schema()

@@ -13,7 +13,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from catalog.store import CatalogStore, LoadedRecord
 from gateway.kafka_io import PatternFollower, ensure_topics, make_consumer
-from gateway.topics import DEID_PATTERN, dataset_of
+from policies.topics import DEID_PATTERN, dataset_of
 
 log = logging.getLogger(__name__)
 

@@ -12,17 +12,21 @@ from typing import Any
 import uvicorn
 
 from catalog.api import Services, create_app
+from catalog.feed_health import KafkaDeadLetters
 from catalog.loader import Loader
 from catalog.store import CatalogStore
-from gateway.feeds import FeedRegistry
-from gateway.settings import Settings
+from gateway.dlq import list_dead_letters
+from gateway.kafka_io import make_producer
+from policies.feeds import FeedRegistry
+from policies.identity.factory import verifier_from_settings
+from policies.identity.keycloak_admin import mirror_from_settings
+from policies.sandbox.tiers import load_dataset_policies
+from policies.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def dataset_policies(settings: Settings) -> Any:
-    from policies.sandbox.tiers import load_dataset_policies
-
     return load_dataset_policies(settings.datasets_file)
 
 
@@ -67,28 +71,19 @@ def _sweep_grants(app: Any, stop: threading.Event, every_s: float = 60.0) -> Non
 
 def _dead_letter_source(settings: Settings) -> Any:
     """Dead letters for the feed-health views: headers only (codes and positions), see catalog.feed_health."""
-    from catalog.feed_health import KafkaDeadLetters
-    from gateway.dlq import list_dead_letters
-
     bootstrap, security = settings.kafka_bootstrap, settings.kafka_security()
     return KafkaDeadLetters(lambda: list_dead_letters(bootstrap, idle_s=0.5, security=security))
 
 
 def start_catalog(settings: Settings, *, verifier: Any | None = None, mirror: Any | None = None) -> CatalogRuntime:
-    from policies.identity.factory import verifier_from_settings
-
     registry = FeedRegistry.load(settings.feeds_file)
     policies = dataset_policies(settings)
     store = CatalogStore(settings.db_path, memory_limit=settings.query_memory_limit)
     if mirror is None:
-        from policies.identity.keycloak_admin import mirror_from_settings
-
         mirror = mirror_from_settings(settings)
     loader = producer = None
     extra_state: dict[str, Any] = {}
     if settings.kafka_bootstrap:
-        from gateway.kafka_io import make_producer
-
         loader = Loader(store, bootstrap=settings.kafka_bootstrap, group_id=settings.loader_group,
                         session_timeout_ms=settings.kafka_session_timeout_ms, topics=registry.deid_topics(),
                         security=settings.kafka_security())

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from gateway.feeds import FeedRegistry
+from policies.feeds import FeedRegistry
 from gateway.projection import project
-from gateway.topics import deid_topic, dlq_topic, parse_raw_topic
+from policies.topics import deid_topic, dlq_topic, parse_raw_topic
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.readers import FeedMessage, read_feed_file
-from gateway.topics import raw_topic
+from policies.topics import raw_topic
 
 log = logging.getLogger(__name__)
 

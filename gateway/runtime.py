@@ -6,15 +6,14 @@ import hashlib
 import hmac
 from typing import Any
 
-from gateway.feeds import FeedRegistry
+from deid.engine import Deidentifier
+from deid.keys import Keyring
 from gateway.processor import Processor
-from gateway.settings import Settings, SettingsError
+from policies.feeds import FeedRegistry
+from policies.settings import Settings, SettingsError
 
 
 def build_engine(settings: Settings) -> Any:
-    from deid.engine import Deidentifier
-    from deid.keys import Keyring
-
     keyring = Keyring(dict(settings.deid_keys), current=settings.deid_key_id)
     return Deidentifier(keyring=keyring, profiles_dir=settings.profiles_dir)
 

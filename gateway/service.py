@@ -26,7 +26,7 @@ from gateway.kafka_io import (
     resolve_assignment,
 )
 from gateway.processor import Processor
-from gateway.topics import RAW_PATTERN
+from policies.topics import RAW_PATTERN
 
 log = logging.getLogger(__name__)
 

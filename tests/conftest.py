@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from pipeline_kit import BAD_MESSAGES, LogCollector, Pipeline, wait_for
 
 from gateway.broker import free_port
-from gateway.settings import Settings
+from policies.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("HDS_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -58,7 +58,7 @@ def _pipeline(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     from gateway.publish import publish_files
     from gateway.runtime import build_processor
     from gateway.service import GatewayService
-    from gateway.synth import generate
+    from catalog.cli.synth.feeds import generate
     from policies.identity.dev_issuer import DevIssuer
 
     base = tmp_path_factory.mktemp("pipeline")

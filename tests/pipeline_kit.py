@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.settings import Settings
+from policies.settings import Settings
 
 BAD_MESSAGES = [
     # (hospital, feed, value, expected reason family)

@@ -1,7 +1,7 @@
 """Access requests and grants over HTTP. Services from `request.app.state.access`; roles via catalog.deps.
 
 Domain errors (`policies.access.errors.AccessError`) map to `{"detail": reason}` once, in
-`policies.access.wiring.install`. Body validation errors answer 422 naming the field and error type only,
+`catalog.governance.install`. Body validation errors answer 422 naming the field and error type only,
 never the submitted value (`SafeValidationRoute`).
 """
 

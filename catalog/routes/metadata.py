@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
+from catalog.dcat import dataset_graph, serialise
 from catalog.dataset_metadata import LEGAL_BASES, PURPOSES, MetadataCache, describe
 from catalog.deps import CurrentPrincipal
 
@@ -34,8 +35,6 @@ async def dataset_metadata(dataset_id: str, request: Request, principal: Current
     "application/ld+json": {}, "text/turtle": {}}}})
 async def dataset_dcat(dataset_id: str, request: Request, principal: CurrentPrincipal) -> Response:
     """The dataset in HealthDCAT-AP: JSON-LD, or Turtle with `Accept: text/turtle`."""
-    from catalog.dcat import dataset_graph, serialise
-
     meta = await asyncio.to_thread(_metadata, request, dataset_id)
     turtle = "text/turtle" in request.headers.get("accept", "")
     body = serialise(dataset_graph(meta, str(request.base_url)), turtle=turtle)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -38,8 +39,6 @@ def api_docs() -> FileResponse:
 
 @router.get("/docs-assets/{name}")
 def docs_asset(name: str) -> FileResponse:
-    import fastapi_offline
-
     if name not in _DOCS_ASSETS:
         raise HTTPException(status_code=404, detail="not found")
     return FileResponse(Path(fastapi_offline.__file__).resolve().parent / "static" / name,

@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog.deps import CurrentPrincipal
 from catalog.routes.access import SafeValidationRoute
 from policies.principal import Principal
+from policies.sandbox.errors import QueryRefused
+from policies.sandbox.executor import export_rows, run_query, sql_hash
+from policies.sandbox.scope import grant_scope_from_catalog
 
 router = APIRouter(tags=["query"], route_class=SafeValidationRoute)
 
@@ -43,10 +46,6 @@ def _jsonable(value: Any) -> Any:
 
 
 def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
-    from policies.sandbox.errors import QueryRefused
-    from policies.sandbox.executor import run_query, sql_hash
-    from policies.sandbox.scope import grant_scope_from_catalog
-
     state = request.app.state
     settings = state.settings
     grant = state.access.active_grant(body.grant_id, principal)  # AccessError -> 4xx via its handler
@@ -97,9 +96,6 @@ def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> dic
 @router.post("/api/exports")
 def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> Response:
     """Extract tier only: the approved rows as a CSV or Parquet download."""
-    from policies.sandbox.errors import QueryRefused
-    from policies.sandbox.executor import export_rows
-
     outcome = _run(request, principal, body)
     try:
         data = export_rows(outcome, format=body.format)

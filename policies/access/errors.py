@@ -1,7 +1,7 @@
 """Domain errors of access governance, each with the HTTP status it maps to and a public message.
 
 The message is safe to return to any caller: it names states, fields and reason codes, never request content.
-`policies.access.wiring.install` maps every `AccessError` to `{"detail": public_reason}` once for the whole app.
+`catalog.governance.install` maps every `AccessError` to `{"detail": public_reason}` once for the whole app.
 """
 
 from __future__ import annotations

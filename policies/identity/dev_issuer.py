@@ -29,7 +29,7 @@ from policies.identity.verifier import ALGORITHM, TokenVerifier
 from policies.principal import ROLES
 
 if TYPE_CHECKING:
-    from gateway.settings import Settings
+    from policies.settings import Settings
 
 DEV_ISSUER = "http://hds-dev-issuer/realms/hds"
 DEV_AUDIENCE = "hds-api"

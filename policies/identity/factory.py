@@ -11,7 +11,7 @@ from policies.identity.jwks import HttpJwksSource, certs_url
 from policies.identity.verifier import TokenVerifier
 
 if TYPE_CHECKING:
-    from gateway.settings import Settings
+    from policies.settings import Settings
 
 
 def issuer_from_settings(settings: "Settings") -> str | None:

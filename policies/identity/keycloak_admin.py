@@ -25,7 +25,7 @@ from policies.identity.realm import RealmSpec
 from policies.principal import Principal
 
 if TYPE_CHECKING:
-    from gateway.settings import Settings
+    from policies.settings import Settings
 
 log = logging.getLogger(__name__)
 

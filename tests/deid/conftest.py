@@ -10,7 +10,7 @@ import pytest
 from deid.engine import Deidentifier
 from deid.keys import Keyring
 from deid.text.types import Redactor
-from deid_doubles import KnownValuesRedactor
+from deid_kit import KnownValuesRedactor
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -16,8 +16,8 @@ from deid.engine import Deidentifier
 from deid.keys import Keyring
 from deid.operators import OPERATORS
 from deid.profile import CsvRules, FhirRules, Hl7Rules, Hl7SegmentRule, Profile, load_profiles
-from deid_doubles import KnownValuesRedactor
-from tests_paths import DOCS
+from deid_kit import KnownValuesRedactor
+from paths_kit import DOCS
 
 DOC = DOCS / "deid-profiles.md"
 BLOCK = re.compile(r"```(yaml|json)\n(.*?)```", re.S)

@@ -29,7 +29,7 @@ def assert_rejected(result: DeidResult, reason: str) -> None:
 
 
 def test_given_redactor_exception_then_record_rejected_not_passed_through(keyring: Any, tmp_path: Any) -> None:
-    from tests_paths import PROFILES
+    from paths_kit import PROFILES
 
     engine = Deidentifier(keyring=keyring, profiles_dir=PROFILES, redactor=ExplodingRedactor())
     assert_rejected(engine.deidentify(HL7, format="hl7v2", profile="hl7v2-safe-harbor", hospital="h"), "deid_error")
@@ -94,7 +94,7 @@ def test_given_records_then_nothing_identifying_is_logged(engine: Deidentifier, 
 
 
 def test_given_no_redactor_then_built_lazily_only_when_text_needs_it(keyring: Any) -> None:
-    from tests_paths import PROFILES
+    from paths_kit import PROFILES
 
     engine = Deidentifier(keyring=keyring, profiles_dir=PROFILES)
     no_text = HL7.split("\rOBX")[0]

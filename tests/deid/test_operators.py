@@ -10,7 +10,7 @@ from deid.keys import Keyring
 from deid.operators import OPERATORS, OperatorConfigError, OperatorContext, RecordRejected, build_operator
 from deid.text.types import KnownIdentifiers, PersonName
 
-from deid_doubles import KnownValuesRedactor
+from deid_kit import KnownValuesRedactor
 
 KEYS = Keyring({"k1": "operator-test-key-0123456789abcdef"}, current="k1")
 

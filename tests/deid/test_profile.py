@@ -9,7 +9,7 @@ import pytest
 from deid.engine import Deidentifier
 from deid.keys import Keyring
 from deid.profile import ProfileError, load_profiles
-from tests_paths import PROFILES
+from paths_kit import PROFILES
 
 REQUIRED = {"hl7v2-safe-harbor", "fhir-safe-harbor", "csv-lab-safe-harbor", "gbt-39725-zh"}
 CSV_COLUMNS = "mrn,patient_name,birth_date,sex,phone,address,zip,specimen_id,collected_at,test_code,test_name,value,unit,reference_range,flag,comment"

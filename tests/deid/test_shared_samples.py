@@ -15,7 +15,7 @@ import pytest
 
 from deid import hl7
 from deid.engine import Deidentifier
-from tests_paths import SHARED_DATA
+from paths_kit import SHARED_DATA
 
 # (segment, field, components) whose values identify the patient or a relative.
 HL7_IDENTIFYING = [

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.processor import Processor
 from gateway.runtime import build_processor
-from gateway.settings import Settings
+from policies.settings import Settings
 
 ADT = (
     "MSH|^~\\&|EPIC|STL|HDS|CITY|20250314083000||ADT^A01|MSG0001|P|2.5\r"
@@ -94,7 +94,7 @@ def test_given_an_engine_that_raises_then_the_message_is_dead_lettered(processor
         def deidentify(self, *a: object, **k: object) -> object:
             raise RuntimeError("boom with WHITAKER inside")
 
-    from gateway.feeds import FeedRegistry
+    from policies.feeds import FeedRegistry
 
     p = Processor(FeedRegistry.load(Path("policies/feeds.yaml")), Exploding(), record_key=b"k" * 32, key_id="k1")
     out = p.process("hds.raw.st-luke.adt", b"k", ADT.encode(), headers())

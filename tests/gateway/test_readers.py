@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.readers import FeedMessage, FeedReadError, detect_format, read_feed_file
-from gateway.synth import SynthManifest, generate
+from catalog.cli.synth.feeds import SynthManifest, generate
 
 HL7_GOOD_COUNTS = {
     "rep_sample_hl7.hl7": 1, "sample_hl7.hl7": 1, "sample_msh.hl7": 1,

@@ -17,8 +17,8 @@ from gateway.publish import send_messages
 from gateway.readers import read_feed_file
 from gateway.runtime import build_processor
 from gateway.service import GatewayService
-from gateway.settings import Settings
-from gateway.synth import generate
+from policies.settings import Settings
+from catalog.cli.synth.feeds import generate
 
 pytestmark = pytest.mark.integration
 

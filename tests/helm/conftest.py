@@ -8,7 +8,7 @@ import pytest
 import yaml
 from helm_python import Chart
 
-from helm_release import CHART_DIR, MINIMAL_PRODUCTION, REALM_JSON, Release, merged, render
+from helm_kit import CHART_DIR, MINIMAL_PRODUCTION, REALM_JSON, Release, merged, render
 
 @pytest.fixture(scope="session")
 def chart() -> Iterator[Chart]:

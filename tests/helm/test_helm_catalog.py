@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from helm_python import Chart
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import Release, container, env_of, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import Release, container, env_of, merged, render
 
 
 def test_catalog_is_a_single_replica_statefulset_even_when_asked_for_more(chart: Chart) -> None:
@@ -105,7 +105,7 @@ def test_given_ingress_enabled_then_it_routes_the_host_to_the_catalog_service(fu
 
 
 def test_catalog_environment_is_accepted_by_settings_from_env(full: Release) -> None:
-    from gateway.settings import Settings
+    from policies.settings import Settings
 
     env = env_of(container(full.get("StatefulSet", "city-hds-catalog"), "catalog"))
     plain = {name: var["value"] for name, var in env.items() if "value" in var}

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from helm_python import Chart
 
-from helm_release import CHART_DIR, REPO_ROOT, container, env_of, merged, render
+from helm_kit import CHART_DIR, REPO_ROOT, container, env_of, merged, render
 
 DOC = REPO_ROOT / "docs" / "deployment.md"
 

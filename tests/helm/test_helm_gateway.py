@@ -6,8 +6,8 @@ from typing import Any
 
 from helm_python import Chart
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import Release, container, env_of, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import Release, container, env_of, merged, render
 
 
 def test_given_replica_count_then_gateway_deployment_runs_that_many(chart: Chart) -> None:
@@ -42,7 +42,7 @@ def test_gateway_environment_matches_settings_from_env(minimal: Release) -> None
 
 
 def test_gateway_environment_is_accepted_by_settings_from_env(minimal: Release) -> None:
-    from gateway.settings import Settings
+    from policies.settings import Settings
 
     env = env_of(container(minimal.get("Deployment", "city-hds-gateway"), "gateway"))
     plain = {name: var["value"] for name, var in env.items() if "value" in var}

@@ -11,8 +11,8 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmRenderError
 
-from helm_release import MINIMAL_PRODUCTION, REALM_JSON
-from helm_release import CHART_DIR, REPO_ROOT, Release, container, env_of, merged, render
+from helm_kit import MINIMAL_PRODUCTION, REALM_JSON
+from helm_kit import CHART_DIR, REPO_ROOT, Release, container, env_of, merged, render
 
 REALM_SOURCE = REPO_ROOT / "policies" / "keycloak" / "realm-hds.json"
 REALM_COPY = CHART_DIR / "files" / "realm-hds.json"

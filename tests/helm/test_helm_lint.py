@@ -10,8 +10,8 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmValuesError
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import CHART_DIR, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import CHART_DIR, merged, render
 
 WARNING = 2
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from helm_python import Chart
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import Release, container, env_of, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import Release, container, env_of, merged, render
 
 FILES = {
     "feeds.yaml": "feeds: {}\n",

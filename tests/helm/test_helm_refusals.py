@@ -8,8 +8,8 @@ import pytest
 from helm_python import Chart
 from helm_python.errors import HelmRenderError
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import env_of, container, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import env_of, container, merged, render
 
 
 def _refusal(chart: Chart, values: dict[str, Any]) -> str:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from helm_python import Chart
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import Manifest, Release, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import Manifest, Release, merged, render
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 

@@ -6,8 +6,8 @@ import re
 
 from helm_python import Chart
 
-from helm_release import MINIMAL_PRODUCTION
-from helm_release import Release, container, merged, render
+from helm_kit import MINIMAL_PRODUCTION
+from helm_kit import Release, container, merged, render
 
 CREATE = re.compile(r'^\s*create "(?P<topic>[^"]+)" (?P<partitions>\d+) (?P<retention>-?\d+)$', re.MULTILINE)
 

@@ -20,8 +20,8 @@ from catalog.store import CatalogStore, LoadedRecord
 from gateway.broker import free_port
 from gateway.readers import read_feed_file
 from gateway.runtime import build_processor
-from gateway.settings import Settings
-from gateway.synth import generate
+from policies.settings import Settings
+from catalog.cli.synth.feeds import generate
 from policies.identity.keycloak_admin import admin_client, bootstrap_realm
 from policies.identity.realm import default_realm_export, load_realm_export
 from tests.support.keycloak_server import KeycloakTestServer

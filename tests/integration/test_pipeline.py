@@ -28,7 +28,7 @@ def test_given_malformed_input_then_it_is_dead_lettered_and_the_pipeline_keeps_g
 
 
 def test_given_the_catalog_then_no_raw_identifier_of_a_synthetic_patient_is_in_the_duckdb_file(pipeline: Pipeline) -> None:
-    from gateway.demo import _identifier_leaks
+    from catalog.cli.demo import _identifier_leaks
 
     leaks = _identifier_leaks(pipeline.catalog.store, pipeline.manifest["identifiers"])
     assert sum(leaks.values()) == 0, f"identifier kinds found: {leaks}"

@@ -32,7 +32,7 @@ def test_given_the_readme_then_its_access_commands_work_as_written(pipeline: Pip
     if not hds.exists() or Path(sys.executable).resolve().parent != hds.parent.resolve():
         shim = tmp_path / "bin"
         shim.mkdir()
-        (shim / "hds").write_text(f"#!/bin/sh\nexec {sys.executable} -m gateway.cli \"$@\"\n")
+        (shim / "hds").write_text(f"#!/bin/sh\nexec {sys.executable} -m catalog.cli.main \"$@\"\n")
         (shim / "hds").chmod(0o755)
         script = script.replace(".venv/bin/hds", str(shim / "hds"))
     lines = [f"echo '--- step {i}'; " + line if line.startswith("# ") and line[2].isdigit() else line

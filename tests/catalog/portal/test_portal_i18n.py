@@ -7,19 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+from portal_kit import dictionaries
 
 from catalog.routes.portal import PORTAL_DIR
 
 PREFIXES = ("action", "age", "app", "audit", "catalog", "chart", "col", "dataset", "deid", "error", "ex", "feeds",
             "filter", "fix", "form", "format", "grants", "lang", "loading", "nav", "query", "reason", "request",
             "requests", "review", "rights", "role", "signin", "signout", "status", "tier", "topic", "who")
-
-
-def _dictionaries() -> dict[str, dict[str, str]]:
-    text = (PORTAL_DIR / "i18n.js").read_text(encoding="utf-8")
-    en_part, zh_part = text.split("\n  zh: {", 1)
-    pair = re.compile(r'^\s+"([^"]+)": "((?:[^"\\]|\\.)*)",$', re.M)
-    return {"en": dict(pair.findall(en_part)), "zh": dict(pair.findall(zh_part))}
 
 
 def _used_keys() -> set[str]:
@@ -41,13 +35,13 @@ def _used_keys() -> set[str]:
 
 
 def test_given_both_languages_then_they_have_exactly_the_same_keys() -> None:
-    d = _dictionaries()
+    d = dictionaries()
     assert len(d["en"]) > 300
     assert set(d["en"]) == set(d["zh"])
 
 
 def test_given_the_scripts_then_every_key_they_use_is_translated() -> None:
-    d = _dictionaries()
+    d = dictionaries()
     used = _used_keys()
     assert len(used) > 250
     missing = sorted(k for k in used if k not in d["en"] or k not in d["zh"])
@@ -55,7 +49,7 @@ def test_given_the_scripts_then_every_key_they_use_is_translated() -> None:
 
 
 def test_given_chinese_then_texts_are_chinese_not_english_copies() -> None:
-    d = _dictionaries()
+    d = dictionaries()
     han = re.compile(r"[\u4e00-\u9fff]")
     untranslated = [k for k, v in d["zh"].items() if v and not han.search(v) and v == d["en"][k]
                     and not re.fullmatch(r"[A-Z0-9 .()#{}:/+-]*|HL7 v2|FHIR R4", v)]
@@ -70,7 +64,7 @@ def test_given_chinese_then_texts_are_chinese_not_english_copies() -> None:
     ("fix", ["unknown_feed", "encoding_error", "invalid_json", "hl7_parse_error", "deid_error", "internal_error"]),
 ])
 def test_given_codes_from_the_api_then_each_has_a_translation(family: str, codes: list[str]) -> None:
-    d = _dictionaries()
+    d = dictionaries()
     for lang in ("en", "zh"):
         missing = [c for c in codes if f"{family}.{c}" not in d[lang]]
         assert missing == [], lang
@@ -81,7 +75,7 @@ def test_given_the_enums_in_code_then_the_portal_translates_every_value() -> Non
     from policies.access.model import GrantStatus, RequestStatus
     from policies.principal import ROLES
 
-    d = _dictionaries()
+    d = dictionaries()
     wanted = [f"status.{s.value}" for s in (*RequestStatus, *GrantStatus)] + [f"role.{r}" for r in ROLES]
     wanted += [f"topic.{t}" for t in set(FEED_TOPICS.values()) | {"other"}]
     assert [k for k in wanted if k not in d["en"] or k not in d["zh"]] == []
@@ -89,6 +83,6 @@ def test_given_the_enums_in_code_then_the_portal_translates_every_value() -> Non
 
 def test_given_a_missing_key_then_the_check_finds_it(tmp_path: Path) -> None:
     """The detector itself can fail: a key used but absent is reported."""
-    d = _dictionaries()
+    d = dictionaries()
     used = _used_keys() | {"query.not_a_real_key"}
     assert [k for k in used if k not in d["en"]] == ["query.not_a_real_key"]

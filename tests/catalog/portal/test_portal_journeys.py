@@ -10,7 +10,7 @@ import re
 
 import httpx
 import pytest
-from conftest import Portal, go, tab_to, wait_view
+from portal_kit import Portal, go, tab_to, wait_view
 from pipeline_kit import BAD_MESSAGES
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]

@@ -7,8 +7,7 @@ import re
 
 import httpx
 import pytest
-from conftest import Portal, go, wait_view
-from test_portal_i18n import _dictionaries
+from portal_kit import Portal, dictionaries, go, wait_view
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -23,7 +22,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 @pytest.mark.parametrize("role", sorted(PAGES))
 def test_given_the_chinese_switch_then_every_page_of_the_role_is_in_chinese(portal: Portal, role: str) -> None:
-    zh, en = _dictionaries()["zh"], _dictionaries()["en"]
+    zh, en = dictionaries()["zh"], dictionaries()["en"]
     claims = {"hospital": "st-luke"} if role == "hospital-publisher" else {}
     page = portal.page("lang-" + role[:5], role, **claims)
     listing = httpx.get(portal.url + "/api/datasets", timeout=30,

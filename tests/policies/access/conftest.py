@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from governance_testkit import DATASETS, Clock, RecordingMirror
+from governance_kit import DATASETS, Clock, RecordingMirror
 
 from policies.access import AccessService
 from policies.audit import AuditLog

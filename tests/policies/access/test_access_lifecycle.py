@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from governance_testkit import ADA, ALICE, BOB, HOSP, STEVE, Clock, RecordingMirror
+from governance_kit import ADA, ALICE, BOB, HOSP, STEVE, Clock, RecordingMirror
 
 from policies.access import (
     AccessService,

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import duckdb
-from governance_testkit import ADA, ALICE, BOB, DATASETS, HOSP, STEVE, Clock, RecordingMirror
+from governance_kit import ADA, ALICE, BOB, DATASETS, HOSP, STEVE, Clock, RecordingMirror
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

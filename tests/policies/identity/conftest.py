@@ -8,7 +8,7 @@ import pytest
 
 from policies.identity.keycloak_admin import admin_client
 from policies.identity.realm import RealmSpec, default_realm_export, load_realm_export
-from gateway.settings import DEFAULT_POLICIES_DIR
+from policies.settings import DEFAULT_POLICIES_DIR
 from tests.support.keycloak_server import KeycloakTestServer
 
 ADMIN_USER = "admin"

@@ -8,7 +8,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from gateway.settings import Settings
+from policies.settings import Settings
 from policies.identity.dev_issuer import DEV_ISSUER, DevIssuer
 from policies.identity.errors import DevIssuerRefused, IdentityConfigError
 from policies.identity.factory import verifier_from_settings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.identity.cli import register
+from catalog.cli.identity import register
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "identity.md"
 

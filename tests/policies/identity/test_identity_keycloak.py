@@ -10,7 +10,7 @@ import jwt
 import pytest
 from keycloak import KeycloakOpenID
 
-from gateway.settings import Settings
+from policies.settings import Settings
 from policies.identity.errors import AuthError, GrantMirrorError, IdentityConfigError
 from policies.identity.factory import verifier_from_settings
 from policies.identity.jwks import HttpJwksSource, certs_url

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import duckdb
 import pytest
-from sandbox_data import build_catalog
+from sandbox_kit import build_catalog
 
 from policies.sandbox.differencing import QueryHistory
 from policies.sandbox.scope import GrantScope, grant_scope_from_catalog

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from sandbox_data import RARE_WARD, SECRET_VALUE
+from sandbox_kit import RARE_WARD, SECRET_VALUE
 
 from policies.sandbox.differencing import QueryHistory
 from policies.sandbox.errors import QueryRefused

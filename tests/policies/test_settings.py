@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import DEV_DEID_KEY, Settings, SettingsError
+from policies.settings import DEV_DEID_KEY, Settings, SettingsError
 
 KEY = "k" * 40
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import Settings
-from policies.identity.cli import register
+from policies.settings import Settings
+from catalog.cli.identity import register
 from policies.identity.dev_issuer import DevIssuer
 from tests.policies.identity.conftest import ADMIN_PASSWORD, ADMIN_USER
 

@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from gateway.synth_notes import NoteContext, lab_comment, note_sentences
-from gateway.synth_people import Person
+from catalog.cli.synth.notes import NoteContext, lab_comment, note_sentences
+from catalog.cli.synth.people import Person
 
 
 @dataclass(frozen=True)

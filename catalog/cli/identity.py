@@ -1,7 +1,4 @@
-"""`hds token` (a bearer token from the embedded dev issuer) and `hds keycloak bootstrap`.
-
-Only the standard library is imported at module level; settings and heavy imports happen inside the handlers.
-"""
+"""`hds token` (a bearer token from the embedded dev issuer) and `hds keycloak bootstrap`."""
 
 from __future__ import annotations
 
@@ -10,6 +7,13 @@ import json
 import os
 import sys
 from typing import Any
+
+from policies.identity.dev_issuer import DevIssuer
+from policies.identity.errors import GrantMirrorError, IdentityConfigError
+from policies.identity.factory import issuer_from_settings
+from policies.identity.keycloak_admin import admin_client, bootstrap_realm
+from policies.identity.realm import RealmExportError, default_realm_export, load_realm_export
+from policies.settings import Settings, SettingsError
 
 REALM_ROLES = ("authority-admin", "data-steward", "researcher", "hospital-publisher")
 
@@ -50,11 +54,6 @@ def register(subparsers: Any) -> None:
 
 
 def token_command(args: argparse.Namespace) -> int:
-    from gateway.settings import Settings, SettingsError
-    from policies.identity.dev_issuer import DevIssuer
-    from policies.identity.errors import IdentityConfigError
-    from policies.identity.factory import issuer_from_settings
-
     try:
         settings = Settings.from_env(need_deid_keys=False)
         if issuer_from_settings(settings) is not None:
@@ -74,12 +73,7 @@ def token_command(args: argparse.Namespace) -> int:
 
 
 def keycloak_bootstrap_command(args: argparse.Namespace) -> int:
-    from gateway.settings import Settings, SettingsError
     from keycloak.exceptions import KeycloakError
-
-    from policies.identity.errors import GrantMirrorError, IdentityConfigError
-    from policies.identity.keycloak_admin import admin_client, bootstrap_realm
-    from policies.identity.realm import RealmExportError, default_realm_export, load_realm_export
 
     try:
         settings = Settings.from_env(need_deid_keys=False)

@@ -10,6 +10,8 @@ from datetime import datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from catalog.routes import access as access_routes
+from catalog.routes import audit as audit_routes
 from policies.access.errors import AccessError
 from policies.access.service import AccessService, GrantMirror
 from policies.audit.log import AuditLog
@@ -46,9 +48,6 @@ def install(
 ) -> Governance:
     """Create the `governance` tables if needed, set `app.state.access` / `app.state.audit`, include the
     access and audit routers, map `AccessError` to JSON, and audit the first request of each token session."""
-    from catalog.routes import access as access_routes
-    from catalog.routes import audit as audit_routes
-
     audit = AuditLog(cursor_factory, write_lock, now=now)
     audit.ensure_schema()
     if mirror is None:

@@ -19,7 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.settings import Settings
+from catalog.cli.synth.feeds import generate
+from catalog.server import start_catalog
+from gateway.broker import EmbeddedBroker, free_port
+from gateway.kafka_io import make_producer
+from gateway.publish import publish_files
+from policies.identity.dev_issuer import DevIssuer
+from policies.settings import Settings
 
 
 def _say(msg: str) -> None:
@@ -62,7 +68,7 @@ def _start_gateway(settings: Settings, bootstrap: str, log_path: Path) -> subpro
     })
     log = open(log_path, "ab")  # noqa: SIM115
     try:
-        return subprocess.Popen([sys.executable, "-m", "gateway.cli", "gateway"], env=env, stdout=log, stderr=log,
+        return subprocess.Popen([sys.executable, "-m", "catalog.cli.main", "gateway"], env=env, stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL)
     finally:
         log.close()
@@ -103,8 +109,6 @@ def _api_check(settings: Settings, url: str, rows: dict[str, int]) -> str:
     """Over HTTP with a dev-issuer token, as a researcher would: the API lists every dataset with its rows."""
     import httpx
 
-    from policies.identity.dev_issuer import DevIssuer
-
     token = DevIssuer.from_settings(settings).issue("smoke-check", ["researcher"], ttl_s=300)
     try:
         r = httpx.get(f"{url}/api/datasets", headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -122,20 +126,12 @@ def _api_check(settings: Settings, url: str, rows: dict[str, int]) -> str:
 
 def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop: threading.Event,
              timeout_s: float = 240.0, port_given: bool = False) -> int:
-    from catalog.server import start_catalog
-    from gateway.broker import EmbeddedBroker
-    from gateway.kafka_io import make_producer
-    from gateway.publish import publish_files
-    from gateway.synth import generate
-
     started = time.monotonic()
     temp_dir: Path | None = None
     if smoke and "HDS_DATA_DIR" not in os.environ and settings.data_dir == Path(".hds"):
         temp_dir = Path(tempfile.mkdtemp(prefix="hds-smoke-"))
         settings = settings.with_(data_dir=temp_dir)
     if smoke and not port_given:
-        from gateway.broker import free_port
-
         settings = settings.with_(api_port=free_port())
     # The demo's working files live under <data dir>/demo and start fresh: the embedded broker is memory-only,
     # so a catalog (and its stored offsets) from an earlier run would not match it. The dev issuer's key stays

@@ -1,9 +1,8 @@
-"""`hds`: the one command-line tool. Subcommands import their heavy dependencies only when they run."""
+"""`hds`: the one command-line tool. Only the free-text subcommands load Presidio and spaCy, and only when they run."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import os
@@ -12,13 +11,29 @@ import sys
 import threading
 from pathlib import Path
 
-# Other packages contribute their subcommands through `register(subparsers)`.
-_REGISTRARS = ("deid.cli", "policies.identity.cli", "policies.audit.cli")
+from catalog.cli import audit as audit_commands
+from catalog.cli import deid as deid_commands
+from catalog.cli import identity as identity_commands
+from catalog.cli.bench import run_bench
+from catalog.cli.demo import run_demo
+from catalog.cli.synth.feeds import generate
+from catalog.server import serve
+from gateway.broker import EmbeddedBroker
+from gateway.dlq import DLQ_PATTERN, list_dead_letters
+from gateway.kafka_io import make_producer
+from gateway.metrics import start_metrics_server
+from gateway.publish import PublishError, publish_files
+from gateway.readers import FeedReadError
+from gateway.runtime import build_processor
+from gateway.service import GatewayService
+from policies.settings import Settings, SettingsError
+from policies.topics import check_name, raw_topic
+
+# Subcommand groups with a module of their own add themselves through `register(subparsers)`.
+_REGISTRARS = (deid_commands, identity_commands, audit_commands)
 
 
 def _settings(args: argparse.Namespace, *, need_deid_keys: bool = True):  # type: ignore[no-untyped-def]
-    from gateway.settings import Settings
-
     s = Settings.from_env(need_deid_keys=need_deid_keys)
     if getattr(args, "bootstrap", None):
         s = s.with_(kafka_bootstrap=args.bootstrap)
@@ -50,8 +65,6 @@ def _require_bootstrap(settings) -> str:  # type: ignore[no-untyped-def]
 # --- handlers -------------------------------------------------------------------------------------------------
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from gateway.broker import EmbeddedBroker
-
     stop = _stop_on_signals()
     broker = EmbeddedBroker(port=args.port, host=args.host).start()
     print(broker.bootstrap, flush=True)
@@ -68,8 +81,6 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from gateway.synth import generate
-
     manifest = generate(Path(args.out), seed=args.seed, patients=args.patients)
     hospitals = getattr(manifest, "hospitals", {})
     print(json.dumps({"out": str(args.out), "seed": args.seed, "hospitals": sorted(hospitals),
@@ -79,15 +90,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from gateway.kafka_io import make_producer
-    from gateway.publish import PublishError, publish_files
-    from gateway.readers import FeedReadError
-
     settings = _settings(args)
     bootstrap = _require_bootstrap(settings)
     try:
-        from gateway.topics import raw_topic
-
         raw_topic(args.hospital, args.feed)
     except ValueError as exc:
         print(f"hds publish: {exc}", file=sys.stderr)
@@ -115,9 +120,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    from gateway.runtime import build_processor
-    from gateway.service import GatewayService
-
     settings = _settings(args)
     bootstrap = _require_bootstrap(settings)
     processor = build_processor(settings)
@@ -127,8 +129,6 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                              topics=processor.registry.raw_topics() + processor.registry.deid_topics(),
                              assignment=settings.gateway_assignment, security=settings.kafka_security())
     if settings.gateway_metrics_port:
-        from gateway.metrics import start_metrics_server
-
         start_metrics_server(service, settings.gateway_metrics_port)
     print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)
     stats = service.run(stop)
@@ -137,8 +137,6 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_serve(args: argparse.Namespace) -> int:
-    from catalog.server import serve
-
     settings = _settings(args, need_deid_keys=False)  # the catalog never pseudonymises: no keys (least privilege)
     settings.sandbox_key()  # refuse to start without a sandbox key rather than on the first query
     if args.port is not None:
@@ -149,8 +147,6 @@ def cmd_catalog_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gateway.demo import run_demo
-
     settings = _settings(args)
     if args.port is not None:
         settings = settings.with_(api_port=args.port)
@@ -159,15 +155,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
-    from gateway.dlq import DLQ_PATTERN, list_dead_letters
-
     settings = _settings(args, need_deid_keys=False)
     bootstrap = _require_bootstrap(settings)
     pattern = DLQ_PATTERN
     if args.hospital:
         import re
-
-        from gateway.topics import check_name
 
         pattern = r"^hds\.dlq\." + re.escape(check_name("hospital", args.hospital)) + r"\..+"
     reasons: dict[str, int] = {}
@@ -182,8 +174,6 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from gateway.bench import run_bench
-
     result = run_bench(args.what, _settings(args), size=args.size)
     print(json.dumps(result))
     return 0
@@ -253,13 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--size", type=int, default=None, help="number of notes/messages")
     be.set_defaults(func=cmd_bench)
 
-    for name in _REGISTRARS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in _REGISTRARS:
         module.register(sub)
     return p
 
@@ -280,8 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from gateway.settings import SettingsError
-
         if isinstance(exc, SettingsError):
             print(f"hds: configuration error: {exc}", file=sys.stderr)
             return 2

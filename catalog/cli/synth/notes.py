@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import date
 
-from gateway.synth_people import Person, phone_variants
+from catalog.cli.synth.people import Person, phone_variants
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",

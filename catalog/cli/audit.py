@@ -2,7 +2,6 @@
 
 Prints a JSON report as its last line; exit 0 when the chain is intact, 1 when it is not, 2 when the file cannot
 be read (missing, or locked by a running catalog: then ask the catalog itself with `GET /api/audit/verify`).
-Only the standard library is imported at module top so `hds --help` stays fast.
 """
 
 from __future__ import annotations
@@ -11,6 +10,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from policies.audit.log import verify_cursor
+from policies.settings import Settings
 
 EXIT_OK = 0
 EXIT_TAMPERED = 1
@@ -29,16 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def handle_verify(args: argparse.Namespace) -> int:
     db_path: Path | None = args.db
     if db_path is None:
-        from gateway.settings import Settings
-
         db_path = Settings.from_env(need_deid_keys=False).db_path
     if not db_path.exists():
         return _finish({"ok": False, "error": "database_not_found", "db": str(db_path)}, EXIT_UNREADABLE,
                        f"no catalog database at {db_path}")
 
     import duckdb
-
-    from policies.audit.log import verify_cursor
 
     try:
         con = duckdb.connect(str(db_path), read_only=True)
@@ -70,7 +68,7 @@ def _finish(report: dict[str, object], code: int, message: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m policies.audit.cli verify`) until the `hds` CLI registers this module."""
+    """Standalone entry (`python -m catalog.cli.audit verify`) until the `hds` CLI registers this module."""
     parser = argparse.ArgumentParser(prog="hds")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["audit", *(argv if argv is not None else sys.argv[1:])])

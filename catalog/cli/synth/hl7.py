@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from gateway.synth_people import Person, phone_variants
-from gateway.synth_visits import Hospital, Result, Visit
+from catalog.cli.synth.people import Person, phone_variants
+from catalog.cli.synth.visits import Hospital, Result, Visit
 
 SEGMENT_SEPARATOR = "\r"
 

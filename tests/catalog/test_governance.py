@@ -12,10 +12,10 @@ import duckdb
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from governance_testkit import DATASETS, Clock, RecordingMirror, TokenKit
+from governance_kit import DATASETS, Clock, RecordingMirror, TokenKit
 
 from policies.access import GrantNotActive
-from policies.access.wiring import Governance, install
+from catalog.governance import Governance, install
 from policies.principal import ROLES, Principal
 
 

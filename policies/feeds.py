@@ -12,7 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.topics import check_name
+from policies.topics import check_name, deid_topic, raw_topic
 
 Format = Literal["hl7v2", "fhir", "csv"]
 
@@ -140,14 +140,10 @@ class FeedRegistry:
         return ids
 
     def raw_topics(self) -> list[str]:
-        from gateway.topics import raw_topic
-
         return [raw_topic(h, f) for f, cfg in self._m.feeds.items() for h in self._m.hospitals
                 if "*" in cfg.hospitals or h in cfg.hospitals]
 
     def deid_topics(self) -> list[str]:
-        from gateway.topics import deid_topic
-
         return [deid_topic(d) for d in self.dataset_ids()]
 
     def feeds_of_dataset(self, dataset_id: str) -> list[str]:

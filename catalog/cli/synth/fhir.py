@@ -7,7 +7,7 @@ import random
 import uuid
 from typing import Any
 
-from gateway.synth_visits import Result, Visit
+from catalog.cli.synth.visits import Result, Visit
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"

@@ -19,10 +19,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.synth_fhir import bundle
-from gateway.synth_hl7 import adt_messages, oru_message
-from gateway.synth_people import Person, make_people, phone_variants
-from gateway.synth_visits import HOSPITALS, Hospital, Visit, make_visit
+from catalog.cli.synth.fhir import bundle
+from catalog.cli.synth.hl7 import adt_messages, oru_message
+from catalog.cli.synth.people import Person, make_people, phone_variants
+from catalog.cli.synth.visits import HOSPITALS, Hospital, Visit, make_visit
 
 FEEDS: dict[str, tuple[str, str]] = {
     # feed -> (file name, format)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-HDS = [sys.executable, "-m", "gateway.cli"]
+HDS = [sys.executable, "-m", "catalog.cli.main"]
 
 
 def hds(*args: str, env: dict[str, str] | None = None, timeout: float = 120, stdin: str | None = None

@@ -11,7 +11,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.settings import Settings
+from catalog.cli.synth.feeds import generate
+from catalog.loader import Loader
+from catalog.store import CatalogStore
+from gateway.broker import EmbeddedBroker
+from gateway.kafka_io import PatternFollower, ensure_topics, make_consumer, make_producer
+from gateway.publish import send_messages
+from gateway.readers import read_feed_file
+from gateway.runtime import build_engine, build_processor
+from gateway.service import GatewayService
+from policies.feeds import FeedRegistry
+from policies.settings import Settings
 
 
 def _peak_rss_mb() -> float:
@@ -25,9 +35,6 @@ def _say(msg: str) -> None:
 def _synth_messages(seed: int, patients: int) -> dict[str, list[Any]]:
     """Synthetic messages per feed, as the publisher would send them."""
     import json
-
-    from gateway.readers import read_feed_file
-    from gateway.synth import generate
 
     out: dict[str, list[Any]] = {}
     with tempfile.TemporaryDirectory(prefix="hds-bench-") as d:
@@ -44,8 +51,6 @@ def _synth_messages(seed: int, patients: int) -> dict[str, list[Any]]:
 
 def bench_structured(settings: Settings, size: int) -> dict[str, Any]:
     """HL7 v2 ADT messages/s through the structured rules (the ADT feed carries no free text)."""
-    from gateway.runtime import build_engine
-
     engine = build_engine(settings)
     msgs = _synth_messages(11, max(40, size // 10)).get("adt", [])
     payloads = [(h, m.payload.decode("utf-8")) for h, m in msgs]
@@ -66,7 +71,7 @@ def bench_structured(settings: Settings, size: int) -> dict[str, Any]:
 
 
 def bench_deid(settings: Settings, size: int | None) -> dict[str, Any]:
-    from deid.text.bench import run as run_text
+    from deid.text.bench import run as run_text  # loads Presidio and spaCy (seconds): only this benchmark needs them
 
     _say("free text: default Presidio vs our engine on the same notes ...")
     text = run_text(n_notes=size or 300)
@@ -79,20 +84,10 @@ def bench_deid(settings: Settings, size: int | None) -> dict[str, Any]:
 def bench_pipeline(settings: Settings, size: int | None) -> dict[str, Any]:
     """End to end through the embedded broker: publish -> gateway -> loader -> DuckDB, against a baseline of
     the same messages passed through Kafka with no processing (produce -> consume) in the same run."""
-    from catalog.loader import Loader
-    from catalog.store import CatalogStore
-    from gateway.broker import EmbeddedBroker
-    from gateway.kafka_io import make_consumer, make_producer
-    from gateway.publish import send_messages
-    from gateway.runtime import build_processor
-    from gateway.service import GatewayService
-
     patients = max(20, (size or 3000) // 12)
     feeds = _synth_messages(13, patients)
     total = sum(len(v) for v in feeds.values())
     _say(f"{total} synthetic messages")
-    from gateway.feeds import FeedRegistry
-    from gateway.kafka_io import PatternFollower, ensure_topics
 
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="hds-bench-") as d:
         registry = FeedRegistry.load(settings.feeds_file)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests_paths import REPO
+REPO = Path(__file__).resolve().parents[3]
 
-HDS = [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())"]
+HDS = [sys.executable, "-c", "import sys; from catalog.cli.main import main; sys.exit(main())"]
 HL7 = "MSH|^~\\&|A|H|B|C|20240314||ADT^A04|1|P|2.5\rPID|1||M1^^^H^MR||DOE^JANE||19700101|F"
 
 

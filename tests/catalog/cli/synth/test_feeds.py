@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.synth import FEEDS, LAB_HEADER, SynthManifest, generate
-from gateway.synth_notes import CLINICAL, LAB_COMMENTS_CLEAN, PLANS
-from gateway.synth_people import REFERENCE_DATE
-from gateway.synth_visits import DIAGNOSES, DOCTORS, HOSPITALS, LAB_TESTS, VITALS
+from catalog.cli.synth.feeds import FEEDS, LAB_HEADER, SynthManifest, generate
+from catalog.cli.synth.notes import CLINICAL, LAB_COMMENTS_CLEAN, PLANS
+from catalog.cli.synth.people import REFERENCE_DATE
+from catalog.cli.synth.visits import DIAGNOSES, DOCTORS, HOSPITALS, LAB_TESTS, VITALS
 
 SPARSE_PREFIXES = {"036", "059", "102", "203", "556", "692", "790", "821", "823", "830", "831",
                    "878", "879", "884", "890", "893"}

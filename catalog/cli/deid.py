@@ -1,6 +1,6 @@
 """`hds deid ...`: text, message, eval and risk subcommands (JSON lines in, JSON lines out).
 
-Only the standard library is imported at module level; engines are built inside the handlers.
+Presidio and spaCy are loaded only by `deid text` and `deid eval`, inside their handlers.
 """
 
 from __future__ import annotations
@@ -9,6 +9,11 @@ import argparse
 import json
 import sys
 from typing import Any, TextIO
+
+from deid.engine import Deidentifier
+from deid.keys import Keyring
+from deid.risk import RiskInputError, risk_report
+from policies.settings import Settings
 
 DEFAULT_PROFILES = {"hl7v2": "hl7v2-safe-harbor", "fhir": "fhir-safe-harbor", "csv": "csv-lab-safe-harbor"}
 
@@ -50,7 +55,7 @@ def _lines(stream: TextIO) -> Any:
 
 
 def cmd_text(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    from deid.text.redactor import TextRedactor
+    from deid.text.redactor import TextRedactor  # loads Presidio and spaCy (seconds): only `deid text` needs them
 
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     redactor = TextRedactor()
@@ -78,10 +83,6 @@ def cmd_text(args: argparse.Namespace, stdin: TextIO | None = None, stdout: Text
 
 
 def cmd_message(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    from deid.engine import Deidentifier
-    from deid.keys import Keyring
-    from gateway.settings import Settings
-
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     settings = Settings.from_env()
     engine = Deidentifier(keyring=Keyring(settings.deid_keys, current=settings.deid_key_id), profiles_dir=settings.profiles_dir)
@@ -105,14 +106,12 @@ def cmd_message(args: argparse.Namespace, stdin: TextIO | None = None, stdout: T
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from deid.text.evaluation import run_cli
+    from deid.text.evaluation import run_cli  # loads Presidio and spaCy (seconds): only `deid eval` needs them
 
     return int(run_cli(args.gold, lang=args.lang))
 
 
 def cmd_risk(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
-    from deid.risk import RiskInputError, risk_report
-
     out = stdout or sys.stdout
     quasi = [q.strip() for q in args.quasi.split(",") if q.strip()]
     try:
