@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 # (lowest age, highest age, weight): a hospital's patients, not the city's residents.
 AGE_BANDS: tuple[tuple[int, int, float], ...] = (
-    (0, 0, 4.0), (1, 17, 5.0), (18, 39, 14.0), (40, 59, 20.0), (60, 74, 27.0), (75, 89, 24.0), (90, 97, 3.0),
+    (1, 17, 6.0), (18, 39, 14.0), (40, 59, 20.0), (60, 74, 27.0), (75, 89, 24.0), (90, 97, 3.0),
 )
 
 
@@ -24,7 +24,7 @@ def draw_age(rng: random.Random) -> int:
     return rng.randint(low, high)
 
 
-# Diagnosis index (into synth_visits.DIAGNOSES) -> (relative weight by age band, winter factor).
+# ICD-10-CM code (of catalog.cli.synth.visits.DIAGNOSES) -> (relative weight by age band, winter factor).
 # Bands: child (<18), adult (18-59), older (60+).
 DIAGNOSIS_PROFILE: dict[str, tuple[tuple[float, float, float], float]] = {
     "G20": ((0.0, 0.2, 1.5), 1.0),      # Parkinson disease
@@ -38,10 +38,9 @@ DIAGNOSIS_PROFILE: dict[str, tuple[tuple[float, float, float], float]] = {
     "I50.9": ((0.0, 0.4, 2.5), 1.3),    # heart failure
     "N17.9": ((0.1, 0.5, 1.5), 1.0),    # acute kidney failure
     "J06.9": ((4.0, 1.5, 0.6), 2.5),    # upper respiratory infection: winter, children
-    "O80": ((0.0, 2.0, 0.0), 1.0),      # delivery (only adults of child-bearing age, see below)
-    "S72.0": ((0.1, 0.3, 1.8), 1.2),    # hip fracture: older, icy months
-    "K35.8": ((1.5, 1.2, 0.3), 1.0),    # appendicitis
-    "P07.3": ((0.0, 0.0, 0.0), 1.0),    # preterm newborn (age 0 only, see below)
+    "O80": ((0.0, 2.0, 0.0), 1.0),      # delivery (only women of child-bearing age, see below)
+    "S72.009A": ((0.1, 0.3, 1.8), 1.2),  # hip fracture: older, icy months
+    "K35.80": ((1.5, 1.2, 0.3), 1.0),   # appendicitis
 }
 
 
@@ -59,10 +58,6 @@ def draw_diagnosis(rng: random.Random, codes: list[str], *, age: int, sex: str, 
         w = by_age[band] * (1 + (winter - 1) * season)
         if code == "O80" and not (sex == "F" and 16 <= age <= 45):
             w = 0.0
-        if code == "P07.3":
-            w = 6.0 if age == 0 else 0.0
-        if age == 0 and code not in ("P07.3", "J06.9", "J18.9"):
-            w = 0.0
         weights.append(w)
     if not any(weights):
         return rng.choice(codes)
@@ -79,7 +74,7 @@ def draw_visit_day(rng: random.Random, first: date, days: int) -> date:
 
 def draw_patient_class(rng: random.Random, code: str) -> str:
     """I inpatient, O outpatient, E emergency, by diagnosis."""
-    if code in ("O80", "P07.3", "S72.0", "K35.8"):
+    if code in ("O80", "S72.009A", "K35.80"):
         return "I"
     if code in ("I10", "E11.9", "E24.9", "G20"):
         return rng.choices("IOE", weights=(3, 6, 1))[0]
@@ -87,27 +82,27 @@ def draw_patient_class(rng: random.Random, code: str) -> str:
 
 
 def draw_unit(rng: random.Random, units: tuple[str, ...], *, patient_class: str, code: str, age: int) -> str:
-    """Units are (medical, surgical, intensive, emergency) plus optional extras; pick by class and diagnosis."""
+    """Units are (medical, surgical, intensive, emergency, ...more medical wards); by class, diagnosis and age."""
     medical, surgical, intensive, emergency = units[:4]
-    if age == 0 and len(units) > 4:
-        return units[4]  # the neonatal unit, where the hospital has one
+    if len(units) > 4 and age >= 65 and rng.random() < 0.5:
+        medical = units[4]  # the care-of-the-elderly ward, where the hospital has one
     if patient_class == "E":
         return emergency if rng.random() < 0.8 else medical
-    if code in ("S72.0", "K35.8", "O80"):
+    if code in ("S72.009A", "K35.80", "O80"):
         return surgical
     if code in ("I50.9", "I48.91", "N17.9", "J18.9") and rng.random() < 0.18:
         return intensive
     return medical if rng.random() < 0.85 else surgical
 
 
-# LOINC code -> diagnosis -> multiplier applied to the value's position in its reference range.
+# LOINC code -> diagnosis -> multiplier applied to the value drawn around the reference range.
 LAB_EFFECTS: dict[str, dict[str, float]] = {
     "2345-7": {"E11.9": 1.9, "E24.9": 1.4},             # glucose
     "4548-4": {"E11.9": 1.5},                           # HbA1c
     "2160-0": {"N17.9": 3.0, "I50.9": 1.4},             # creatinine
     "3094-0": {"N17.9": 2.4, "I50.9": 1.5},             # urea nitrogen
-    "1988-5": {"J18.9": 6.0, "N39.0": 4.0, "J44.1": 3.0, "K35.8": 5.0, "J06.9": 2.0},  # CRP
-    "6690-2": {"J18.9": 1.5, "N39.0": 1.3, "K35.8": 1.6},  # leukocytes
+    "1988-5": {"J18.9": 6.0, "N39.0": 4.0, "J44.1": 3.0, "K35.80": 5.0, "J06.9": 2.0},  # CRP
+    "6690-2": {"J18.9": 1.5, "N39.0": 1.3, "K35.80": 1.6},  # leukocytes
     "6301-6": {"I48.91": 2.2},                          # INR (anticoagulated)
     "2823-3": {"N17.9": 1.2},                           # potassium
 }
@@ -119,7 +114,7 @@ def lab_value(rng: random.Random, *, loinc: str, low: float, high: float, code: 
     centre = low + span * rng.gauss(0.5, 0.22)
     factor = LAB_EFFECTS.get(loinc, {}).get(code, 1.0)
     if factor != 1.0:
-        centre = low + (centre - low) * factor * rng.uniform(0.8, 1.2)
+        centre *= factor * rng.uniform(0.8, 1.2)
     if loinc == "2160-0" and age >= 75:
         centre *= 1.15
     return max(centre, 0.1 if span < 10 else 1.0)

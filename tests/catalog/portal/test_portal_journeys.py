@@ -49,7 +49,7 @@ def _approve(portal: Portal, request_id: str, *, drop: list[str], days: str, sho
 
 def test_given_every_role_then_request_review_narrowed_approval_query_download_and_revoke_work(portal: Portal) -> None:
     url = portal.url
-    rita = portal.page("rita", "researcher")
+    rita = portal.page("ruth-portal", "researcher")  # a name no other test uses: its grants are only these
     assert rita.locator("#datasets tbody tr").count() == 4
     portal.shot(rita, "researcher-catalog")
     rita.select_option("#f-tier", "extract")
@@ -82,7 +82,7 @@ def test_given_every_role_then_request_review_narrowed_approval_query_download_a
     steward = portal.page("sten", "data-steward", path="#/review")
     wait_view(steward, "review")
     row = steward.inner_text(f"#queue tr[data-request='{request_id}']")
-    assert "occupancy-2026" in row and "rita" in row and "zip3" in row and "EHDS Art. 53(1)(e)" in row and "60 days" in row
+    assert "occupancy-2026" in row and "ruth-portal" in row and "zip3" in row and "EHDS Art. 53(1)(e)" in row and "60 days" in row
     portal.shot(steward, "steward-queue")
     steward.click(f"#queue tr[data-request='{request_id}'] a")
     steward.wait_for_selector("#steward-form")
@@ -97,7 +97,8 @@ def test_given_every_role_then_request_review_narrowed_approval_query_download_a
                                       timeout=30).json() if g["request_id"] == request_id)
     assert "zip3" not in grant["columns"]["admissions"] and "ward" in grant["columns"]["admissions"]
 
-    go(rita, "query", "query")
+    go(rita, f"query?grant={grant['id']}", "query")
+    assert rita.input_value("#q-grant") == grant["id"]
     rita.fill("#q-sql", "SELECT ward, count(*) AS admissions FROM admissions GROUP BY ward")
     rita.click("#query-form button[type=submit]")
     rita.wait_for_selector("#result tbody tr")
@@ -153,7 +154,7 @@ def test_given_every_role_then_request_review_narrowed_approval_query_download_a
     go(rita, "requests", "requests")
     assert "Revoked: project ended" in rita.inner_text(f"#grants tr[data-grant='{grant['id']}']")
     r = httpx.post(f"{url}/api/query", json={"grant_id": grant["id"], "sql": "SELECT ward, count(*) FROM admissions GROUP BY ward"},
-                   headers={"Authorization": f"Bearer {portal.token('rita', 'researcher')}"}, timeout=30)
+                   headers={"Authorization": f"Bearer {portal.token('ruth-portal', 'researcher')}"}, timeout=30)
     assert r.status_code in (403, 409, 410) and "revoked" in r.json()["detail"]
 
 
