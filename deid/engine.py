@@ -24,6 +24,7 @@ from deid.hl7 import HL7ParseError
 from deid.keys import Keyring
 from deid.operators import RecordRejected, build_operator
 from deid.profile import DEFAULT_PROFILES_DIR, FORMATS, Profile, load_profiles
+from deid.text.propagation import FindingsCache
 from deid.text.types import Redactor
 
 
@@ -69,7 +70,11 @@ class Deidentifier:
                     self._redactor = TextRedactor()
         return self._redactor
 
-    def deidentify(self, payload: Any, *, format: str, profile: str, hospital: str) -> DeidResult:
+    def deidentify(
+        self, payload: Any, *, format: str, profile: str, hospital: str, findings: FindingsCache | None = None
+    ) -> DeidResult:
+        """`findings`: a patient-level propagation cache (deid.text.propagation) shared by calls; None: each
+        record stands alone."""
         kid = self.keyring.key_id
 
         def reject(reason: str, detail: str | None = None) -> DeidResult:
@@ -85,7 +90,7 @@ class Deidentifier:
         if not isinstance(hospital, str) or not hospital.strip():
             return reject("missing_hospital")
         try:
-            env = Environment(self.keyring, hospital.strip(), prof, self._today or date.today(), self.redactor)
+            env = Environment(self.keyring, hospital.strip(), prof, self._today or date.today(), self.redactor, findings)
             if format == "hl7v2":
                 if isinstance(payload, bytes):
                     try:

@@ -102,6 +102,42 @@ class Hl7Identity(BaseModel):
     national_id_field: int | None = 19  # PID-19 (SSN) in v2.x
 
 
+# HL7 v2 fields that carry free text (names, addresses, coded elements with their text, locations, notes):
+# a whole-field `keep` on them stops start-up. For coded fields (CWE/CE) the text components are listed too.
+HL7_TEXT_FIELDS: dict[str, dict[int, frozenset[int]]] = {
+    "PID": {5: frozenset(), 6: frozenset(), 9: frozenset(), 11: frozenset(), 13: frozenset(), 14: frozenset()},
+    "NK1": {2: frozenset(), 3: frozenset({2, 5, 9}), 4: frozenset(), 5: frozenset(), 7: frozenset({2, 5, 9})},
+    "PV1": {3: frozenset({9}), 6: frozenset({9}), 7: frozenset(), 8: frozenset(), 9: frozenset(), 17: frozenset()},
+    "PV2": {3: frozenset({2, 5, 9}), 12: frozenset()},
+    "OBR": {4: frozenset({2, 5, 9}), 13: frozenset(), 31: frozenset({2, 5, 9})},
+    "OBX": {3: frozenset({2, 5, 9})},
+    "NTE": {3: frozenset()},
+    "DG1": {3: frozenset({2, 5, 9}), 4: frozenset()},
+    "AL1": {3: frozenset({2, 5, 9}), 5: frozenset()},
+    "PR1": {3: frozenset({2, 5, 9}), 4: frozenset()},
+    "GT1": {3: frozenset(), 5: frozenset()},
+    "IN1": {4: frozenset(), 5: frozenset(), 16: frozenset(), 19: frozenset()},
+}
+# FHIR elements that hold free text: a `keep` on such a path stops start-up (inside kept subtrees they are
+# redacted at run time: deid.formats.fhir)
+FHIR_TEXT_KEYS = frozenset({"text", "display", "div", "note", "comment", "description", "conclusion", "valueString",
+                            "patientInstruction", "title", "summary", "reason", "alias", "name"})
+
+
+def _hl7_text_keeps(segments: dict[str, Any]) -> list[str]:
+    bad: list[str] = []
+    for seg, rule in segments.items():
+        for num, spec in rule.fields.items():
+            text_parts = HL7_TEXT_FIELDS.get(seg, {}).get(num)
+            if text_parts is None:
+                continue
+            if isinstance(spec, Operator) and spec.name == "keep":
+                bad.append(f"{seg}-{num}")
+            elif isinstance(spec, Hl7FieldRule) and spec.components:
+                bad += [f"{seg}-{num}.{c}" for c, op in spec.components.items() if op.name == "keep" and c in text_parts]
+    return bad
+
+
 class Hl7Rules(BaseModel):
     model_config = _STRICT
     unknown_segments: Literal["drop", "reject", "keep"] = "drop"
@@ -117,6 +153,13 @@ class Hl7Rules(BaseModel):
                 raise ValueError("segment names are three upper-case letters/digits")
         return v
 
+    @model_validator(mode="after")
+    def _no_text_keeps(self) -> "Hl7Rules":
+        bad = _hl7_text_keeps(self.segments)
+        if bad:
+            raise ValueError(f"keep on text-bearing field(s) {', '.join(bad)}: use redact (or keep only the code components)")
+        return self
+
 
 class FhirResourceRule(BaseModel):
     model_config = _STRICT
@@ -129,7 +172,14 @@ class FhirResourceRule(BaseModel):
         for path, op in v.items():
             if op.name != "keep" and any(other.startswith(path + ".") for other in v):
                 raise ValueError(f"rules under {path!r} never apply: {path!r} is {op.name!r} (use keep or list children only)")
+        _no_fhir_text_keeps(v)
         return v
+
+
+def _no_fhir_text_keeps(paths: dict[str, Operator]) -> None:
+    bad = [p for p, op in paths.items() if op.name == "keep" and p.rsplit(".", 1)[-1] in FHIR_TEXT_KEYS]
+    if bad:
+        raise ValueError(f"keep on free-text element(s) {', '.join(sorted(bad))}: use redact")
 
 
 class FhirIdentity(BaseModel):
@@ -145,6 +195,12 @@ class FhirRules(BaseModel):
     identity: FhirIdentity = Field(default_factory=FhirIdentity)
     common: dict[str, Op] = Field(default_factory=dict)  # element rules applied to every resource type
     resources: dict[str, FhirResourceRule]
+
+    @field_validator("common")
+    @classmethod
+    def _common_text(cls, v: dict[str, Operator]) -> dict[str, Operator]:
+        _no_fhir_text_keeps(v)
+        return v
 
 
 class CsvColumn(BaseModel):
@@ -168,6 +224,17 @@ class CsvRules(BaseModel):
     unknown_columns: Literal["reject", "drop"] = "reject"
     patient_pseudonym_column: str | None = "patient_pseudonym"
     columns: dict[str, Annotated[CsvColumn, BeforeValidator(_csv_column)]]
+
+    @field_validator("columns")
+    @classmethod
+    def _shaped_keeps(cls, v: dict[str, CsvColumn]) -> dict[str, CsvColumn]:
+        bad = [c for c, col in v.items() if col.operator.name == "keep" and not getattr(col.operator, "declared", False)]
+        if bad:
+            raise ValueError(
+                f"keep without a declared shape on column(s) {', '.join(bad)}: give shape (code, number, date, enum, "
+                "identifier) or use redact for text"
+            )
+        return v
 
 
 class DateShift(BaseModel):

@@ -18,12 +18,13 @@ from typing import Any, Protocol
 from policies.feeds import FeedRegistry
 from gateway.projection import project
 from policies.topics import deid_topic, dlq_topic, parse_raw_topic
+from deid.text.propagation import FindingsCache
 
 log = logging.getLogger(__name__)
 
 
 class Engine(Protocol):
-    def deidentify(self, payload: Any, *, format: str, profile: str, hospital: str) -> Any: ...
+    def deidentify(self, payload: Any, *, format: str, profile: str, hospital: str, findings: Any = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Processor:
     ) -> None:
         self._registry = registry
         self._engine = engine
+        self._findings = FindingsCache()  # patient-level propagation: in memory, bounded, never logged
         self._record_key = record_key
         self._key_id = key_id
         self._now = now
@@ -57,6 +59,13 @@ class Processor:
     @property
     def registry(self) -> FeedRegistry:
         return self._registry
+
+    def warm_up(self) -> None:
+        """Build what the engine builds lazily (the free-text redactor: seconds), before the first message,
+        so readiness means ready and a stop signal is not held up by a first message."""
+        build = getattr(self._engine, "redactor", None)
+        if callable(build):
+            build()
 
     def record_id(self, hospital: str, feed: str, message_key: bytes | None, value: bytes) -> str:
         basis = message_key if message_key else hashlib.sha256(value).hexdigest().encode()
@@ -109,7 +118,9 @@ class Processor:
                 return dead("invalid_fhir", "not a FHIR resource (no resourceType)")
             if cfg.format == "csv" and not (isinstance(payload, dict) and all(isinstance(k, str) for k in payload)):
                 return dead("invalid_csv_row", "a CSV row must be a JSON object of column -> value")
-        result = self._engine.deidentify(payload, format=cfg.format, profile=cfg.profile, hospital=hospital)
+        result = self._engine.deidentify(
+            payload, format=cfg.format, profile=cfg.profile, hospital=hospital, findings=self._findings
+        )
         if not getattr(result, "ok", False):
             return dead(str(getattr(result, "reason", None) or "deid_error"), str(getattr(result, "detail", None) or ""))
         try:
@@ -155,5 +166,10 @@ class Processor:
             "dlq-source-offset": where.get("offset", ""),
             "dlq-failed-at": self._now().isoformat(),
         })
+        # Keyed by the id this message would have had as a record: the same input dead-letters under the same
+        # key however often it is redelivered or replayed, so readers (and a compacted topic) deduplicate.
+        dlq_id = self.record_id(hospital, feed, key, value)
+        out["dlq-id"] = dlq_id
         topic = dlq_topic(hospital, feed) if hospital != "unknown" else "hds.dlq.unknown"
-        return Outcome(topic, key, value, [(k, v.encode()) for k, v in out.items()], True, reason=reason, source=where)
+        return Outcome(topic, dlq_id.encode(), value, [(k, v.encode()) for k, v in out.items()], True, reason=reason,
+                       source=where)

@@ -31,7 +31,8 @@ class Settings:
     sandbox_key_secret: str | None = field(default=None, repr=False)  # HDS_SANDBOX_KEY
     gateway_group: str = "hds-gateway"
     gateway_assignment: str = "auto"
-    gateway_metrics_port: int | None = None  # /health and /metrics of `hds gateway` (off when unset)  # auto | group | static (see gateway.kafka_io.resolve_assignment)
+    gateway_metrics_port: int | None = None  # /health/live, /health/ready and /metrics of `hds gateway` (off when unset)
+    gateway_metrics_host: str = "127.0.0.1"  # where they listen (a container sets 0.0.0.0 for its probes)
     loader_group: str = "hds-catalog-loader"
     kafka_session_timeout_ms: int = 6000
     kafka_security_protocol: str = "PLAINTEXT"
@@ -137,6 +138,7 @@ class Settings:
             gateway_group=e.get("HDS_GATEWAY_GROUP", "hds-gateway"),
             loader_group=e.get("HDS_LOADER_GROUP", "hds-catalog-loader"),
             gateway_metrics_port=_int(e, "HDS_GATEWAY_METRICS_PORT", 0) or None,
+            gateway_metrics_host=e.get("HDS_GATEWAY_METRICS_HOST") or "127.0.0.1",
             gateway_assignment=_choice(e, "HDS_GATEWAY_ASSIGNMENT", ("auto", "group", "static"), "auto"),
             kafka_session_timeout_ms=_int(e, "HDS_KAFKA_SESSION_TIMEOUT_MS", 6000),
             **_kafka_security(e, env),

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from deid.engine import Deidentifier
 from deid.keys import Keyring
 from deid.risk import RiskInputError, risk_report
+from deid.text.propagation import FindingsCache
 from policies.settings import Settings
 
 DEFAULT_PROFILES = {"hl7v2": "hl7v2-safe-harbor", "fhir": "fhir-safe-harbor", "csv": "csv-lab-safe-harbor"}
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
     deid = subparsers.add_parser("deid", help="de-identify free text and messages, evaluate, assess risk")
     sub = deid.add_subparsers(dest="deid_command", required=True)
 
-    text = sub.add_parser("text", help='JSON lines {"id","text","lang"?} -> {"id","text","entities"}')
+    text = sub.add_parser("text", help='JSON lines {"id","text","lang"?,"group"?} -> {"id","text","entities"}')
     text.add_argument("--lang", choices=["en", "zh", "auto"], default="auto")
     text.set_defaults(func=cmd_text)
 
@@ -33,7 +34,10 @@ def register(subparsers: Any) -> None:
     message.set_defaults(func=cmd_message)
 
     ev = sub.add_parser("eval", help='score the text redactor on gold JSON lines {"id","text","spans"}')
-    ev.add_argument("--gold", required=True)
+    ev_src = ev.add_mutually_exclusive_group(required=True)
+    ev_src.add_argument("--gold", help="one gold file (PhysioNet ids: tuning and validation parts reported apart)")
+    ev_src.add_argument("--suite", action="store_true", help="every corpus: PhysioNet parts, Faker seeds, synthetic")
+    ev.add_argument("--physionet", default=None, help="PhysioNet gold file for --suite")
     ev.add_argument("--lang", choices=["en", "zh", "auto"], default="auto")
     ev.set_defaults(func=cmd_eval)
 
@@ -55,37 +59,68 @@ def _lines(stream: TextIO) -> Any:
 
 
 def cmd_text(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """Lines without "group" are answered one by one as they come. From the first line with a "group" on,
+    lines are held until the end of input: every grouped line is analysed, the group's findings are shared
+    (deid.text.propagation), grouped lines are analysed again with them, and all answers leave in input order."""
     from deid.text.redactor import TextRedactor  # loads Presidio and spaCy (seconds): only `deid text` needs them
 
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     redactor = TextRedactor()
+    held: list[tuple[int, Any]] = []
     status = 0
     for n, line in _lines(inp):
         try:
             item = json.loads(line)
-            text = item["text"]
-            if not isinstance(text, str):
+            if not isinstance(item, dict) or not isinstance(item["text"], str):
+                raise TypeError
+            group = item.get("group")
+            if group is not None and not isinstance(group, (str, int)):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            print(json.dumps({"id": None, "error": "bad_input_line", "line": n}), file=out, flush=True)
-            status = 1
+            item = None
+        if held or (item is not None and item.get("group") is not None):
+            held.append((n, item))
             continue
-        rid = item.get("id")
-        try:
-            redacted, entities = redactor.redact(text, lang=item.get("lang") or args.lang)
-        except Exception as exc:  # noqa: BLE001 - fail closed: never echo the text
-            print(json.dumps({"id": rid, "error": "redaction_error", "detail": type(exc).__name__}), file=out, flush=True)
-            status = 1
-            continue
-        ents = [{"start": e.start, "end": e.end, "type": e.type} for e in entities]
-        print(json.dumps({"id": rid, "text": redacted, "entities": ents}, ensure_ascii=False), file=out, flush=True)
+        status |= _answer_text(redactor, item, n, args.lang, None, out)
+    if held:
+        cache = FindingsCache(max_groups=max(1, len(held)), max_phrases=10_000)
+        for _, item in held:
+            if item is not None and item.get("group") is not None:
+                try:
+                    text = item["text"]
+                    entities = redactor.analyze(text, lang=item.get("lang") or args.lang)
+                except Exception:  # noqa: BLE001 - reported on the answering pass
+                    continue
+                cache.remember(str(item["group"]), text, entities)
+        for n, item in held:
+            key = str(item["group"]) if item is not None and item.get("group") is not None else None
+            status |= _answer_text(redactor, item, n, args.lang, cache.known_for(key) if key else None, out)
     return status
 
 
-def cmd_message(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+def _answer_text(redactor: Any, item: Any, n: int, lang: str, known: Any, out: TextIO) -> int:
+    if item is None:
+        print(json.dumps({"id": None, "error": "bad_input_line", "line": n}), file=out, flush=True)
+        return 1
+    rid = item.get("id")
+    try:
+        redacted, entities = redactor.redact(item["text"], lang=item.get("lang") or lang, known=known)
+    except Exception as exc:  # noqa: BLE001 - fail closed: never echo the text
+        print(json.dumps({"id": rid, "error": "redaction_error", "detail": type(exc).__name__}), file=out, flush=True)
+        return 1
+    ents = [{"start": e.start, "end": e.end, "type": e.type} for e in entities]
+    print(json.dumps({"id": rid, "text": redacted, "entities": ents}, ensure_ascii=False), file=out, flush=True)
+    return 0
+
+
+def cmd_message(
+    args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None, engine: Any = None
+) -> int:
+    """`engine`: a ready `Deidentifier` (tests); by default one is built from the settings (keys, profiles)."""
     inp, out = stdin or sys.stdin, stdout or sys.stdout
-    settings = Settings.from_env()
-    engine = Deidentifier(keyring=Keyring(settings.deid_keys, current=settings.deid_key_id), profiles_dir=settings.profiles_dir)
+    if engine is None:
+        settings = Settings.from_env()
+        engine = Deidentifier(keyring=Keyring(settings.deid_keys, current=settings.deid_key_id), profiles_dir=settings.profiles_dir)
     profile = args.profile or DEFAULT_PROFILES[args.format]
     status = 0
     for n, line in _lines(inp):
@@ -106,8 +141,10 @@ def cmd_message(args: argparse.Namespace, stdin: TextIO | None = None, stdout: T
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from deid.text.evaluation import run_cli  # loads Presidio and spaCy (seconds): only `deid eval` needs them
+    from deid.text.evaluation import run_cli, run_suite  # loads Presidio and spaCy: only `deid eval` needs them
 
+    if getattr(args, "suite", False):
+        return int(run_suite(args.physionet))
     return int(run_cli(args.gold, lang=args.lang))
 
 

@@ -129,7 +129,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                              topics=processor.registry.raw_topics() + processor.registry.deid_topics(),
                              assignment=settings.gateway_assignment, security=settings.kafka_security())
     if settings.gateway_metrics_port:
-        start_metrics_server(service, settings.gateway_metrics_port)
+        start_metrics_server(service, settings.gateway_metrics_port, host=settings.gateway_metrics_host)
     print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)
     stats = service.run(stop)
     print(json.dumps(stats.as_dict()))

@@ -10,6 +10,7 @@ from deid.identity import PatientIdentity
 from deid.keys import Keyring
 from deid.operators import OperatorContext
 from deid.profile import Profile
+from deid.text.propagation import FindingsCache
 from deid.text.types import KnownIdentifiers, Redactor
 
 
@@ -22,6 +23,7 @@ class Environment:
     profile: Profile
     today: date
     redactor_factory: Callable[[], Redactor]
+    findings: FindingsCache | None = None  # patient-level propagation across records (gateway)
 
     def patient_context(
         self,
@@ -42,6 +44,8 @@ class Environment:
             shift = self.keyring.date_shift_days(seed, low=rng.min_days, high=rng.max_days)
             if shift == 0:
                 shift = rng.min_days if rng.min_days != 0 else rng.max_days
+        if self.findings is not None and patient is not None:
+            known = self.findings.known_for(patient, known)
         ctx = OperatorContext(
             sensitive=sensitive_values(known),
             keyring=self.keyring,
@@ -52,6 +56,7 @@ class Environment:
             lang=self.profile.lang,
             known=known,
             redactor_factory=self.redactor_factory,
+            findings=self.findings if patient is not None else None,
         )
         if decode_text is not None:
             ctx.decode_text = decode_text

@@ -82,8 +82,8 @@ def deidentify_csv_row(row: dict[str, Any], rules: CsvRules, env: Environment) -
             continue
         ctx.position = f"column {column}"
         op = spec.operator
-        if isinstance(op, Keep):
-            out[column] = value
+        if isinstance(op, Keep):  # numbers and booleans stay typed; strings must have the declared shape
+            out[column] = op.operate(value, ctx) if isinstance(value, str) else value
             continue
         if value is None:
             if op.name != "drop":

@@ -27,7 +27,7 @@ from typing import Any
 from deid.formats.context import Environment, add_identifier, add_unique
 from deid.identity import PatientIdentity
 from deid.operators import Operator, OperatorContext, RecordRejected, build_operator
-from deid.operators.keep import Keep
+from deid.operators.keep import Keep, kept_string, redact_kept
 from deid.profile import FhirRules
 from deid.text.types import KnownIdentifiers, PersonName
 
@@ -54,10 +54,16 @@ class _CompiledRule:
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
 
-def public_type(value: object) -> str:
-    """A resourceType for a rejection detail: echoed only when it has the shape of a FHIR type name, since the
-    field comes from the sender and could hold anything."""
-    return value if isinstance(value, str) and _RESOURCE_TYPE.fullmatch(value) else "(not a resource type name)"
+def public_type(value: object, known: frozenset[str] = frozenset()) -> str:
+    """A resourceType for a rejection detail: echoed only when the profile knows it, since the field comes from
+    the sender and a name-shaped value ("JohnSmith") could be anything; otherwise a fixed placeholder."""
+    return value if isinstance(value, str) and value in known and _RESOURCE_TYPE.fullmatch(value) else "(type not in profile)"
+
+
+_CONTACT_ELEMENTS = frozenset({"telecom", "address", "contact", "photo"})
+# elements whose strings are free text even inside a kept subtree ("code.text", "coding.display")
+TEXT_KEYS = frozenset({"text", "display", "div", "note", "comment", "description", "conclusion", "valueString",
+                       "patientInstruction", "title", "summary", "reason", "alias", "name"})
 
 
 def compile_fhir(rules: FhirRules) -> dict[str, _CompiledRule]:
@@ -279,6 +285,15 @@ def _walk(path: str, value: Any, run: _Run, rule: _CompiledRule | None, ctx: Ope
         return _shift(value, ctx)
     if isinstance(value, str) and value.upper() in ctx.sensitive:
         return None
+    if isinstance(value, str):
+        ctx.position = path
+        segments = path.split(".")
+        listed = rule is not None and path in rule.paths  # a path the profile names keeps its own rule
+        if not listed and _CONTACT_ELEMENTS.intersection(segments):
+            return None  # telecom, address, contact, photo inside a kept subtree: never kept
+        if segments[-1] in TEXT_KEYS or (not listed and "name" in segments):
+            return redact_kept(value, ctx)
+        return kept_string(value, ctx)
     return value
 
 
@@ -290,7 +305,7 @@ def _resource(res: dict[str, Any], run: _Run, ctx: OperatorContext, *, contained
     if rule is None:
         if run.rules.unknown_resources == "drop":
             return None
-        raise RecordRejected("fhir_unknown_resource", public_type(rtype))
+        raise RecordRejected("fhir_unknown_resource", public_type(rtype, frozenset(run.rules.resources)))
     out: dict[str, Any] = {"resourceType": rtype}
     for key, value in res.items():
         if key == "resourceType":
@@ -437,7 +452,7 @@ def deidentify_fhir(
     if not is_bundle:
         out = _resource(resource, run, context_for(resource))
         if out is None:
-            raise RecordRejected("fhir_unknown_resource", public_type(resource.get("resourceType")))
+            raise RecordRejected("fhir_unknown_resource", public_type(resource.get("resourceType"), frozenset(rules.resources)))
         return out, first_patient
     bundle_ctx = patients[0] if len(patients) == 1 else env.patient_context(None, known)
     out_bundle: dict[str, Any] = {"resourceType": "Bundle"}

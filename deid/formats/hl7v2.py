@@ -132,8 +132,13 @@ _PER_COMPONENT = frozenset({"redact", "shift_date", "generalise"})
 def _apply(op: Operator, value: str, ctx: OperatorContext, seps: hl7.Separators) -> str:
     if value == '""':  # the HL7 explicit null carries nothing
         return value
-    if op.name == "keep" and ctx.sensitive:
-        return _without_sensitive(value, ctx.sensitive, seps)
+    if op.name == "keep":
+        value = _without_sensitive(value, ctx.sensitive, seps) if ctx.sensitive else value
+        # each (sub)component must have a value shape; free text in it is redacted (deid.operators.keep)
+        return seps.component.join(
+            seps.subcomponent.join(op.operate(sub, ctx) or "" for sub in comp.split(seps.subcomponent))
+            for comp in value.split(seps.component)
+        )
     if op.name in _PER_COMPONENT and seps.component in value:
         return seps.component.join((op.operate(c, ctx) or "") for c in value.split(seps.component))
     out = op.operate(value, ctx)

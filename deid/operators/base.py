@@ -51,6 +51,9 @@ class OperatorContext:
     # Upper-cased identifier values from the record's structured fields: a value kept elsewhere that equals
     # one of them exactly (e.g. a sending application named like the patient) is removed too.
     sensitive: frozenset[str] = frozenset()
+    # patient-level propagation (deid.text.propagation.FindingsCache): what a redaction found is remembered
+    # under the linkage pseudonym and looked for in the patient's later records
+    findings: Any = None
 
     def redactor(self) -> Redactor:
         if self.redactor_factory is None:

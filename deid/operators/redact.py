@@ -28,5 +28,7 @@ class Redact(Operator):
         if not value.strip():
             return value
         text = ctx.decode_text(value)
-        redacted, _entities = ctx.redactor().redact(text, lang=self.lang or ctx.lang, known=ctx.known)
+        redacted, entities = ctx.redactor().redact(text, lang=self.lang or ctx.lang, known=ctx.known)
+        if ctx.findings is not None and ctx.patient:
+            ctx.findings.remember(ctx.patient, text, entities)
         return ctx.encode_text(redacted)

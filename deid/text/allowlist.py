@@ -46,9 +46,18 @@ CLINICAL_NOUNS = frozenset(
     lymphoma sarcoma tumor tumour node nodes bag tube tubes drain drains balloon blade position respiration
     respirations breathing triad law classification criteria pouch esophagus oesophagus ulcer ulcers cyst
     granulomatosis thyroiditis encephalopathy psychosis gangrene block blocks lines line monitor stockings
-    chorea dementia stage staging type class grade tear tears varices loop wave waves
+    chorea dementia stage staging type class grade tear tears varices loop wave waves coma diverticulum
+    diverticula anomaly malformation hernia cell cells body bodies nodule nodules murmur point
     """.split()
 )
+# after these nouns any name-shaped word is an eponym ("Meckel diverticulum", "Zenker diverticulum"), unless
+# a title comes first ("Dr. Meckel procedure" is a person)
+_EPONYM_NOUNS = frozenset(
+    "disease syndrome syndromes sign palsy diverticulum thyroiditis esophagus oesophagus maneuver manoeuvre reflex "
+    "lymphoma sarcoma tumor tumour phenomenon triad criteria classification fracture anomaly malformation "
+    "encephalopathy granulomatosis chorea dementia".split()
+)
+_TITLE_BEFORE = re.compile(r"\b(?:dr|drs|doctor|mr|mrs|ms|miss|prof)\.?\s*$", re.IGNORECASE)
 
 DRUGS = frozenset(
     """
@@ -131,11 +140,15 @@ def eponym_phrase_spans(text: str) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for m in _EPONYM_PHRASE.finditer(text):
         word = m.group("eponym").lower()
-        if word in EPONYMS or word.rstrip("'s") in EPONYMS:
+        noun = m.group(0)[m.end("eponym") - m.start() :].split()[-1].lower()
+        generic = noun in _EPONYM_NOUNS and not _TITLE_BEFORE.search(text, max(0, m.start() - 8), m.start())
+        if word in EPONYMS or word.rstrip("'s") in EPONYMS or (generic and len(word) > 2):
             out.append((m.start("eponym"), m.end("eponym")))
     return out
 
 
 def is_allowed(word: str) -> bool:
+    from deid.text.drug_vocabulary import drug_words
+
     w = word.lower().strip(".,;:'\"()")
-    return w in ALLOWED_TERMS or w in CLINICAL_WORDS
+    return w in ALLOWED_TERMS or w in CLINICAL_WORDS or w in drug_words()

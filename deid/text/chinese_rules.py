@@ -38,24 +38,32 @@ _NOT_GIVEN = (
     "，。、；：,.;:！？!?（）()\\s\\d男女年岁于因在今昨主入出的是为和与及等诉述来已于被将由至到从自向对把"
     "病患者家属医师生护士院科室号床先女性住门诊急查术后前体温血压心肺腹无有未见示予给行服用"
 )
-_GIVEN = f"(?![{_NOT_GIVEN}])[\\u4e00-\\u9fff](?:(?![{_NOT_GIVEN}]|{'|'.join(['签字', '签名', '查房', '陪同', '同意', '诉'])})[\\u4e00-\\u9fff])?"
+_GIVEN = f"(?![{_NOT_GIVEN}])[\\u4e00-\\u9fff](?:(?![{_NOT_GIVEN}]|{'|'.join(['签字', '签名', '查房', '陪同', '同意', '诉', '代诉', '陈述', '知情'])})[\\u4e00-\\u9fff])?"
 # words that follow a title but are not names ("主任查房", "医师建议")
 _NOT_NAME = "(?!查房|指示|建议|认为|查看|会诊|同意|告知|交代|讲解|签字|在场|陪同|要求|表示|诊断|考虑|查体|手术|随访)"
 _NAME_BEFORE = (
     r"(?:患者|病人|病员|患儿|患方|家属|家长|联系人|监护人|委托人|代理人|陪护|姓名|签名|签字|医师|医生|主治医师|主任医师|"
     r"住院医师|主任|护士|护师|护士长|药师|技师|之子|之女|儿子|女儿|妻子|丈夫|父亲|母亲|爱人|配偶|哥哥|姐姐|弟弟|妹妹|"
-    r"孙子|孙女|朋友|同事|经治医生|记录者|记录人|报告人|审核人|操作者|手术者|麻醉师)[:：\s]*"
+    r"孙子|孙女|朋友|同事|经治医生|记录者|记录人|报告人|审核人|操作者|手术者|麻醉师|老伴|家人|亲属|责任护士)[:：\s（(]*"
 )
 _NAME_AFTER = r"(?=(?:先生|女士|小姐|医生|医师|大夫|护士|主任|老师|同志|教授|阿姨|叔叔|师傅))"
 
 _CN_NUM = "[0-9０-９一二三四五六七八九十百零〇两]"
+# characters that never start or sit inside a place name: dates, verbs of movement, grammar words
+_NOT_PLACE = "年月日号时分入住院于在至到从向往来去的和与及因诊以经由就送转，。、；：（）()\\s\\d"
+_PLACE_CHAR = f"(?![{_NOT_PLACE}])[\\u4e00-\\u9fff]"
+_FACILITY = (
+    r"(?:第[一二三四五六七八九十\d]+人民医院|人民医院|中医医院|中西医结合医院|中心医院|附属医院|儿童医院|妇幼保健院|"
+    r"医院|卫生院|保健院|社区卫生服务中心|卫生服务中心|卫生服务站|卫生室|诊所|门诊部|医疗中心)"
+)
+_FACILITY_CUE = "(?:" + "|".join(f"(?<={c})" for c in "入住 转入 转至 转往 转诊至 就诊于 送至 送往 来自 收入 住院于 于 在 到 至".split()) + ")"
 _ADMIN = (
     r"(?:[\u4e00-\u9fff]{2,7}?(?:省|自治区|特别行政区))?(?:[\u4e00-\u9fff]{2,7}?(?:市|自治州|地区|盟))?"
-    r"(?:[\u4e00-\u9fff]{1,7}?(?:区|县|旗))?(?:[\u4e00-\u9fff]{1,7}?(?:街道|镇|乡))?"
+    r"(?:[\u4e00-\u9fff]{1,7}?(?:特区|区|县|旗))?(?:[\u4e00-\u9fff]{1,7}?(?:街道|镇|乡))?"
 )
 _STREET = (
     r"[\u4e00-\u9fff0-9]{1,10}?(?:路|街|大道|巷|弄|胡同|村)"
-    rf"(?:{_CN_NUM}+(?:号院|号|弄|巷))?(?:{_CN_NUM}+(?:号楼|栋|幢|座|单元|楼|层|室|户))*"
+    rf"(?:{_CN_NUM}+(?:号院|号|弄|巷))?(?:(?:{_CN_NUM}+|[A-Za-z])(?:号楼|栋|幢|座|单元|楼|层|室|户))*(?:[0-9]{{2,5}}(?![0-9号]))?"
 )
 PROVINCES = (
     "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 贵州 云南 "
@@ -97,7 +105,13 @@ CHINESE_PATTERNS = [
     Pattern("PERSON", re.compile("(" + _SURNAME + r"[\u4e00-\u9fff]{0,2}?)" + _NAME_AFTER), 0.8, 1),
     Pattern("PERSON", re.compile(r"(" + _SURNAME + r")某+"), 0.8, 1),
     # hospitals named by their place ("某某市人民医院", "浙江省肿瘤医院")
-    Pattern("LOCATION", re.compile(r"[\u4e00-\u9fff]{2,8}?(?:省|市|县|区)[\u4e00-\u9fff]{0,8}?(?:医院|卫生院|保健院|社区卫生服务中心)"), 0.7),
+    Pattern("LOCATION", re.compile(_PLACE_CHAR + "{2,8}?(?:省|市|县|区)" + _PLACE_CHAR + "{0,8}?" + _FACILITY), 0.7),
+    Pattern("LOCATION", re.compile(_FACILITY_CUE + _PLACE_CHAR + "{1,12}?" + _FACILITY), 0.75),
+    Pattern("LOCATION", re.compile("(?:" + _SURNAME + ")氏" + _FACILITY), 0.75),
+    # names right before what they said or signed: "王芳代诉", "李四签字"
+    Pattern("PERSON", re.compile("(?:(?<=[。，；：\\s（(])|^)(" + _SURNAME + _GIVEN + ")(?=代诉|陈述|签字|签名|口述|诉)"), 0.8, 1),
+    # postal codes
+    Pattern("ADDRESS", re.compile(r"(?:邮编|邮政编码)[:：\s]*(\d{6})(?!\d)"), 0.9, 1),
     # addresses
     Pattern(
         "ADDRESS",
@@ -137,5 +151,35 @@ class NameListRule:
                 pos = nxt.end()
 
 
-def chinese_rules() -> list[RegexRule | ResidentIdRule | NameListRule]:
-    return [RegexRule("chinese-patterns", CHINESE_PATTERNS), ResidentIdRule(), NameListRule()]
+class MixedScriptNameRule:
+    """Chinese names inside English text and romanised names in brackets after a Chinese name:
+    "Patient 陈小明 (Chen Xiaoming)", "患者陈小明（Chen Xiaoming）". A run of two to four ideographs that starts
+    with a surname and stands alone between non-Chinese characters is a name in an English note."""
+
+    name = "cn-mixed-script-names"
+    _ALONE = re.compile(r"(?<![\u4e00-\u9fff])(" + _SURNAME + r"[\u4e00-\u9fff]{1,2})(?![\u4e00-\u9fff])")
+    _ROMANISED = re.compile(r"\s*[（(]\s*([A-Z][a-z]+(?:[\s\-]+[A-Z][a-z]+){0,2})\s*[）)]")
+
+    _LATIN_BEFORE = re.compile(r"[A-Za-z][A-Za-z.:]*\s*$")
+
+    def __init__(self, standalone: bool) -> None:
+        self.standalone = standalone
+
+    def find(self, text: str) -> Iterable[Hit]:
+        ends = [m.end(1) for m in CHINESE_PATTERNS_NAMES.finditer(text)]
+        for m in self._ALONE.finditer(text):
+            # in a Chinese note only after an English word ("Patient 陈小明"): alone, "高血压" is no name
+            if self.standalone or self._LATIN_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+                yield Hit(m.start(1), m.end(1), "PERSON", 0.75)
+                ends.append(m.end(1))
+        for end in ends:
+            r = self._ROMANISED.match(text, end)
+            if r is not None:
+                yield Hit(r.start(1), r.end(1), "PERSON", 0.8)
+
+
+CHINESE_PATTERNS_NAMES = re.compile(_NAME_BEFORE + _NOT_NAME + "(" + _SURNAME + _GIVEN + ")")
+
+
+def chinese_rules() -> list[RegexRule | ResidentIdRule | NameListRule | MixedScriptNameRule]:
+    return [RegexRule("chinese-patterns", CHINESE_PATTERNS), ResidentIdRule(), NameListRule(), MixedScriptNameRule(False)]

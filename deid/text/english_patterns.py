@@ -115,7 +115,7 @@ PHONE_PATTERNS = [
     Pattern(
         "PHONE",
         re.compile(
-            r"(?<![\w/])(?:\+?1[\s.\-]?)?\(?\d{3}\)?[\s.\-/]{0,2}\d{3}[\s.\-/]{0,2}\d{4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?![\w/])"
+            r"(?<![\w/])(?:(?:\+?1|001|011)[\s.\-]?)?\(?\d{3}\)?[\s.\-/]{0,2}\d{3}[\s.\-/]{0,2}\d{4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?![\w/])"
             r"|\(\d{6}-\d{4}\)",
             I,
         ),
@@ -217,7 +217,7 @@ AGE_PATTERNS = [
 DEFAULT_ID_PATTERNS: tuple[str, ...] = (
     # label + value: MRN 1234567, MR# A-12345, acct no: 99812, accession #S25-1234, unit no 55, visit 8812
     r"\b(?:mrn|mr\s?#|med(?:ical)?\s+rec(?:ord)?(?:\s+(?:no|number|#))?|acct|account|accession|acc\s?#|"
-    r"visit|encounter|enc|unit\s+(?:no|number)|patient\s+id|pt\s+id|chart|case|specimen|lab\s+no|"
+    r"visit|encounter|enc|unit\s+(?:no|number)|passport|driver'?s?\s+licen[cs]e|dl|patient\s+id|pt\s+id|chart|case|specimen|lab\s+no|"
     r"order|requisition|claim|member|policy|insurance|health\s+plan|license|licence|certificate|serial|"
     r"device|vin|plate|fin|csn|har)\s*(?:no\.?|number|num|id|#)?\s*[:#=]?\s*(?P<id>[A-Z]{0,4}[-#]?\d[\w\-/]{2,})",
     # long digit runs that are not phones: 8+ digits

@@ -134,6 +134,9 @@ class KnownRule:
         typed += [("EMAIL", _word(e.strip())) for e in known.emails if e.strip()]
         for date in known.dates:
             typed += [("DATE", p) for p in _date_variants(date)]
+        for etype, literal in known.phrases:  # found in the group's other texts
+            if literal.strip():
+                typed.append((etype, _word(literal.strip())))
         self._patterns = [(t, re.compile(p, re.IGNORECASE)) for t, p in typed if p]
 
     def find(self, text: str) -> Iterable[Hit]:

@@ -33,10 +33,13 @@ def _census_dir() -> Path | None:
     return path if (path / "dist.all.last").exists() else None
 
 
-def _read_census(path: Path) -> set[str]:
+def _read_census(path: Path, top: int | None = None) -> set[str]:
+    """Names of a census file (ordered by frequency); `top` keeps only the most frequent ones."""
     out: set[str] = set()
     with path.open(encoding="ascii", errors="ignore") as fh:
-        for line in fh:
+        for rank, line in enumerate(fh):
+            if top is not None and rank >= top:
+                break
             word = line.split(" ", 1)[0].strip().lower()
             if len(word) >= 2:
                 out.add(word)
@@ -49,6 +52,8 @@ class NameLexicon:
     last: frozenset[str]
     rare: frozenset[str]  # names that are not everyday English words: a name on their own
     census: frozenset[str] = frozenset()  # every census name, eponyms included ("Foley" after "Dr.")
+    top_first: frozenset[str] = frozenset()  # the 1,000 most frequent first names of each sex
+    top_last: frozenset[str] = frozenset()  # the 10,000 most frequent surnames
 
     def is_name(self, word: str) -> bool:
         w = word.lower()
@@ -84,7 +89,12 @@ def name_lexicon() -> NameLexicon:
         if zipf is not None and zipf(word, "en") >= RARE_ZIPF:
             continue
         rare.add(word)
-    return NameLexicon(frozenset(first - blocked), frozenset(last - blocked), frozenset(rare), frozenset(first | last))
+    top_first = _read_census(census / "dist.male.first", 1000) | _read_census(census / "dist.female.first", 1000)
+    top_last = _read_census(census / "dist.all.last", 10_000)
+    return NameLexicon(
+        frozenset(first - blocked), frozenset(last - blocked), frozenset(rare), frozenset(first | last),
+        frozenset(top_first - blocked), frozenset(top_last - blocked),
+    )
 
 
 @lru_cache(maxsize=4)

@@ -15,15 +15,16 @@ import spacy
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
+from deid.text.address_rule import AddressRule
 from deid.text.allowlist import eponym_phrase_spans, is_allowed
 from deid.text.lexicon import common_words
-from deid.text.chinese_rules import chinese_rules
+from deid.text.chinese_rules import MixedScriptNameRule, chinese_rules
 from deid.text.english_patterns import english_pattern_rule
 from deid.text.known_rule import KnownRule
 from deid.text.name_rule import NameRule
 from deid.text.place_rule import PlaceRule
 from deid.text.rule import Rule, RuleRecognizer
-from deid.text.types import Entity, KnownIdentifiers
+from deid.text.types import Entity, KnownIdentifiers, PersonName
 
 LANGUAGES = ("en", "zh")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -50,8 +51,10 @@ def _blank_nlp_engine() -> SpacyNlpEngine:
 
 def _rules_for(lang: str, extra_id_patterns: Sequence[str]) -> list[Rule]:
     if lang == "en":
-        return [english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule()]
-    return [*chinese_rules(), english_pattern_rule(extra_id_patterns)]
+        return [english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule(), MixedScriptNameRule(True)]
+    # Chinese notes carry English too (names of foreign patients, addresses, drug names): the English
+    # name, place and address rules see only Latin-script words, so they run on Chinese text as well
+    return [*chinese_rules(), english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule()]
 
 
 class TextRedactor:
@@ -73,7 +76,7 @@ class TextRedactor:
         language = detect_language(text) if lang == "auto" else lang
         if language not in LANGUAGES:
             raise ValueError(f"unsupported language code (supported: {', '.join(LANGUAGES)})")
-        ad_hoc = [RuleRecognizer(KnownRule(known), language)] if known is not None and not known.is_empty() else None
+        ad_hoc = [_known_recognizer(_known_key(known), language)] if known is not None and not known.is_empty() else None
         results = self._engine.analyze(text=text, language=language, ad_hoc_recognizers=ad_hoc)
         entities = _resolve(text, results)
         return _propagate(text, entities) if language == "en" else entities
@@ -88,6 +91,23 @@ class TextRedactor:
     ) -> tuple[str, list[Entity]]:
         entities = self.analyze(text, lang=lang, known=known)
         return apply_redaction(text, entities), entities
+
+
+def _known_key(known: KnownIdentifiers) -> tuple:  # type: ignore[type-arg]
+    """The identifiers' content (not the object): a message's notes share one compiled rule, and a changed
+    set of identifiers can never reuse a rule built for another."""
+    return (tuple((n.family, tuple(n.given)) for n in known.names), tuple(known.identifiers), tuple(known.phones),
+            tuple(known.addresses), tuple(known.emails), tuple(known.dates))
+
+
+@lru_cache(maxsize=64)
+def _known_recognizer(key: tuple, language: str) -> RuleRecognizer:  # type: ignore[type-arg]
+    """Compiling a record's identifier patterns costs more than searching a note with them; an HL7 message
+    has several notes (OBX/NTE segments), all searched for the same identifiers."""
+    names, identifiers, phones, addresses, emails, dates = key
+    known = KnownIdentifiers(names=[PersonName(f, tuple(g)) for f, g in names], identifiers=list(identifiers),
+                             phones=list(phones), addresses=list(addresses), emails=list(emails), dates=list(dates))
+    return RuleRecognizer(KnownRule(known), language)
 
 
 def apply_redaction(text: str, entities: Sequence[Entity]) -> str:

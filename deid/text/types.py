@@ -24,9 +24,13 @@ class KnownIdentifiers:
     addresses: list[str] = field(default_factory=list)  # street lines, city, postal code as separate parts
     emails: list[str] = field(default_factory=list)
     dates: list[str] = field(default_factory=list)  # birth date and other identifying dates as they appear in fields
+    # (type, literal) found in the same patient's or group's other texts (deid.text.propagation)
+    phrases: list[tuple[str, str]] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (self.names or self.identifiers or self.phones or self.addresses or self.emails or self.dates)
+        return not (
+            self.names or self.identifiers or self.phones or self.addresses or self.emails or self.dates or self.phrases
+        )
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,8 @@ def test_given_bad_profile_then_engine_refuses_to_start(tmp_path: Path) -> None:
 
 
 def test_given_duplicate_names_then_error(tmp_path: Path) -> None:
-    write(tmp_path, "name: x\nformats: [csv]\ncsv: {columns: {a: keep}}\n", "a.yaml")
-    write(tmp_path, "name: x\nformats: [csv]\ncsv: {columns: {a: keep}}\n", "b.yaml")
+    write(tmp_path, "name: x\nformats: [csv]\ncsv: {columns: {a: {op: keep, shape: code}}}\n", "a.yaml")
+    write(tmp_path, "name: x\nformats: [csv]\ncsv: {columns: {a: {op: keep, shape: code}}}\n", "b.yaml")
     with pytest.raises(ProfileError, match="duplicate"):
         load_profiles(tmp_path)
 
