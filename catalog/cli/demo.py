@@ -178,6 +178,7 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
         _say(f"[2/5] gateway started (pid {gateway.pid}; log {base / 'gateway.log'})")
         catalog = start_catalog(settings)
         _say(f"[3/5] catalog API on {catalog.url} (DuckDB file {settings.db_path})")
+        _say(f"      the portal is up already: {catalog.url}/ (datasets fill in as the records arrive)")
 
         feeds_dir = base / "feeds"
         manifest = generate(feeds_dir, seed=seed, patients=patients)

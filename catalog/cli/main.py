@@ -146,10 +146,10 @@ def cmd_catalog_serve(args: argparse.Namespace) -> int:
     return serve(settings, stop=_stop_on_signals())
 
 
-# The demo's city: enough patients that ordinary aggregate queries come back unsuppressed. The smoke check runs a
-# smaller city (it also searches the whole catalog for every synthetic identifier, which grows with the city).
+# The demo's city: enough patients that ordinary aggregate queries come back unsuppressed. The smoke check runs the
+# small city (it also searches the whole catalog for every synthetic identifier, which grows with the city).
 DEMO_PATIENTS = 2000
-SMOKE_PATIENTS = 200
+SMOKE_PATIENTS = 60
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
