@@ -14,7 +14,7 @@ from deid.engine import Deidentifier
 from deid.keys import Keyring
 from deid.operators.keep import has_shape
 from deid.profile import ProfileError, load_profiles
-from deid_doubles import KnownValuesRedactor
+from deid_kit import KnownValuesRedactor
 
 KEYS = Keyring({"k1": "kept-text-key-0123456789abcdef01234"}, current="k1")
 
