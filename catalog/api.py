@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -10,21 +9,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
+from catalog import errors
 from catalog.deps import CurrentPrincipal
 from catalog.governance import install
 from catalog.metrics import CatalogMetrics
 from catalog.routes import datasets, feeds, ingest, metadata, portal, query
-from catalog.routes.access import describe_validation_error
 from catalog.store import CatalogStore
 from policies.feeds import FeedRegistry
 from policies.sandbox.differencing import QueryHistory
 from policies.sandbox.fingerprint_store import FingerprintStore
 from policies.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +49,22 @@ def create_app(services: Services) -> FastAPI:
         "Every endpoint except /health needs a bearer token (Keycloak or the embedded dev issuer).",
     )
     metrics = CatalogMetrics()
+    _set_state(app, services, metrics)
+    metrics.add_dataset_rows(services.store.row_counts)
+    _measure_requests(app, metrics)
+    errors.install(app)  # the one map from domain errors to status codes and JSON details
+    _add_operations_routes(app, services, metrics)
+    app.include_router(metadata.router)
+    app.include_router(datasets.router)
+    app.include_router(feeds.router)
+    app.include_router(query.router)
+    app.include_router(ingest.router)
+    app.include_router(portal.router)
+    _install_governance(app, services)
+    return app
+
+
+def _set_state(app: FastAPI, services: Services, metrics: CatalogMetrics) -> None:
     st = app.state
     st.settings = services.settings
     st.store = services.store
@@ -67,8 +79,8 @@ def create_app(services: Services) -> FastAPI:
     for k, v in services.extra_state.items():
         setattr(st, k, v)
 
-    metrics.add_dataset_rows(services.store.row_counts)
 
+def _measure_requests(app: FastAPI, metrics: CatalogMetrics) -> None:
     @app.middleware("http")
     async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
@@ -79,16 +91,9 @@ def create_app(services: Services) -> FastAPI:
         metrics.http_seconds.labels(path).observe(time.perf_counter() - started)
         return response
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default 422 echoes the submitted values; name fields and error types only.
-        return JSONResponse(status_code=422, content={"detail": describe_validation_error(exc)})
 
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        # Never echo data: the class name is logged, the client gets a generic message.
-        log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
-        return JSONResponse(status_code=500, content={"detail": "internal error"})
+def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMetrics) -> None:
+    st = app.state
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:
@@ -97,7 +102,7 @@ def create_app(services: Services) -> FastAPI:
             "status": "ok",
             "datasets": len(services.store.dataset_ids()),
             "loader": None if stats is None else {"loaded": stats.loaded, "rejected": stats.rejected,
-                                                  "lag": stats.lag()},
+                                                  "duplicates": stats.duplicates, "lag": stats.lag()},
         }
 
     @app.get("/metrics", tags=["operations"])
@@ -107,16 +112,9 @@ def create_app(services: Services) -> FastAPI:
             metrics.loader_rows.set(stats.loaded)
             metrics.loader_rejected.set(stats.rejected)
             metrics.loader_lag.set(stats.lag())
+            metrics.loader_duplicates.set(stats.duplicates)
+            metrics.loader_retries.set(stats.loop.retries)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
-
-    app.include_router(metadata.router)
-    app.include_router(datasets.router)
-    app.include_router(feeds.router)
-    app.include_router(query.router)
-    app.include_router(ingest.router)
-    app.include_router(portal.router)
-    _install_governance(app, services)
-    return app
 
 
 def _install_governance(app: FastAPI, services: Services) -> None:

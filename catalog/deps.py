@@ -2,7 +2,7 @@
 
 Authorisation is one dependency, not repeated per route. The verifier lives on `app.state.verifier` (built in the
 app factory from settings: Keycloak JWKS or the embedded dev issuer); it exposes `verify(token) -> Principal` and
-raises `policies.identity.errors.AuthError` carrying an HTTP status.
+raises `policies.identity.errors.AuthError`. Refusals are domain errors; `catalog/errors.py` maps them to HTTP.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
+from policies.access.errors import Forbidden
+from policies.identity.errors import AuthError
 from policies.principal import Principal
 
 
@@ -19,18 +21,14 @@ def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(status_code=401, detail="missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise AuthError("missing bearer token")
     verifier = request.app.state.verifier
     try:
         principal = verifier.verify(token.strip())
-    except Exception as exc:  # any verification failure is a 401; the reason never echoes the token
-        status = getattr(exc, "status_code", 401)
-        raise HTTPException(
-            status_code=status if status in (401, 403) else 401,
-            detail=getattr(exc, "public_reason", "invalid token"),
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
-    request.state.principal = principal
+    except AuthError:
+        raise
+    except Exception:  # any other verification failure is a refused token too; nothing of it is echoed
+        raise AuthError("invalid token") from None
     audit = getattr(request.app.state, "audit", None)
     if audit is not None:  # the first sight of a token session is audited before anything it does
         audit.record_login(principal)
@@ -45,7 +43,7 @@ def require_roles(*roles: str) -> Callable[[Principal], Principal]:
 
     def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_any(*roles):
-            raise HTTPException(status_code=403, detail="this action needs one of the roles: " + ", ".join(roles))
+            raise Forbidden("this action needs one of the roles: " + ", ".join(roles))
         return principal
 
     return dependency

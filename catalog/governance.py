@@ -1,4 +1,6 @@
-"""Install access governance into the catalog app: schemas, services on app.state, routers, error mapping."""
+"""Install access governance into the catalog app: schemas, services on app.state, routers.
+
+Its domain errors answer through the HTTP layer's one error map (`catalog/errors.py`)."""
 
 from __future__ import annotations
 
@@ -7,15 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from catalog.routes import access as access_routes
 from catalog.routes import audit as audit_routes
-from policies.access.errors import AccessError
 from policies.access.service import AccessService, GrantMirror
 from policies.audit.log import AuditLog
-from policies.audit.login import LoginAuditMiddleware
 from policies.audit.transaction import CursorFactory, WriteLock
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ def install(
     now: Callable[[], datetime] | None = None,
 ) -> Governance:
     """Create the `governance` tables if needed, set `app.state.access` / `app.state.audit`, include the
-    access and audit routers, map `AccessError` to JSON, and audit the first request of each token session."""
+    access and audit routers. `catalog.deps.current_principal` audits each token session's first request."""
     audit = AuditLog(cursor_factory, write_lock, now=now)
     audit.ensure_schema()
     if mirror is None:
@@ -59,10 +58,5 @@ def install(
     app.state.audit = audit
     app.include_router(access_routes.router)
     app.include_router(audit_routes.router)
-    app.add_exception_handler(AccessError, _access_error)  # type: ignore[arg-type]
-    app.add_middleware(LoginAuditMiddleware, audit=audit)
     return Governance(service, audit)
 
-
-async def _access_error(request: Request, exc: AccessError) -> JSONResponse:
-    return JSONResponse(status_code=exc.status_code, content={"detail": exc.public_reason})

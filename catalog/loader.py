@@ -77,8 +77,11 @@ class Loader:
         topics: list[str] | None = None,
         security: dict[str, Any] | None = None,
         loop: LoopConfig | None = None,
+        on_rows: Callable[[list[str]], None] | None = None,
     ) -> None:
+        """`on_rows(record_ids)`: called after each committed slice with the ids it loaded (freshness bench)."""
         self.store = store
+        self._on_rows = on_rows
         self._bootstrap = bootstrap
         self._group_id = group_id
         self._session_timeout_ms = session_timeout_ms
@@ -142,6 +145,8 @@ class Loader:
         log.debug("loaded %d rows (%d duplicates skipped, %d rejected)", inserted, len(records) - inserted, rejected)
         if self._on_batch:
             self._on_batch(self.stats)
+        if self._on_rows:
+            self._on_rows([r.envelope["record_id"] for r in records])
         return len(msgs)
 
 

@@ -22,6 +22,11 @@ class CatalogMetrics:
                                  registry=self.registry)
         self.loader_rejected = Gauge("hds_loader_records_rejected", "Malformed de-identified records not loaded",
                                      registry=self.registry)
+        self.loader_duplicates = Gauge("hds_loader_redelivered_records",
+                                       "Records whose id the catalog already held (redeliveries), since start",
+                                       registry=self.registry)
+        self.loader_retries = Gauge("hds_loader_slice_retries", "Catalog writes retried after a failure, since start",
+                                    registry=self.registry)
         self.loader_lag = Gauge("hds_loader_lag_messages", "Messages on hds.deid.* not yet loaded",
                                 registry=self.registry)
 

@@ -9,21 +9,18 @@ nothing half de-identified is ever returned. Reasons and details are PHI-free co
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from deid import formats
 from deid.formats.context import Environment
-from deid.formats.csv_row import deidentify_csv_row
-from deid.formats.fhir import compile_fhir, deidentify_fhir
-from deid.formats.hl7v2 import CompiledHl7, deidentify_hl7
 from deid.hl7 import HL7ParseError
 from deid.keys import Keyring
-from deid.operators import RecordRejected, build_operator
-from deid.profile import DEFAULT_PROFILES_DIR, FORMATS, Profile, load_profiles
+from deid.operators import RecordRejected
+from deid.profile import DEFAULT_PROFILES_DIR, Profile, load_profiles
 from deid.text.propagation import FindingsCache
 from deid.text.types import Redactor
 
@@ -53,9 +50,13 @@ class Deidentifier:
         self._redactor = redactor
         self._redactor_lock = threading.Lock()
         self._today = today
-        drop = build_operator("drop")
-        self._hl7 = {n: CompiledHl7(p.hl7v2, drop) for n, p in self.profiles.items() if p.hl7v2 is not None}
-        self._fhir = {n: compile_fhir(p.fhir) for n, p in self.profiles.items() if p.fhir is not None}
+        # Each profile's sections compiled once, by the format registered under that name.
+        self._compiled: dict[tuple[str, str], Any] = {}
+        for name, prof in self.profiles.items():
+            for fmt in prof.formats:
+                adapter = formats.adapter_for(fmt)
+                if adapter is not None:
+                    self._compiled[(name, fmt)] = adapter.compile(prof)
 
     def profile_names(self) -> list[str]:
         return sorted(self.profiles)
@@ -80,7 +81,8 @@ class Deidentifier:
         def reject(reason: str, detail: str | None = None) -> DeidResult:
             return DeidResult(False, None, None, kid, profile, reason, detail)
 
-        if format not in FORMATS:
+        adapter = formats.adapter_for(format)
+        if adapter is None:
             return reject("unknown_format")
         prof = self.profiles.get(profile)
         if prof is None:
@@ -90,33 +92,10 @@ class Deidentifier:
         if not isinstance(hospital, str) or not hospital.strip():
             return reject("missing_hospital")
         try:
+            record = adapter.coerce(payload)
             env = Environment(self.keyring, hospital.strip(), prof, self._today or date.today(), self.redactor, findings)
-            if format == "hl7v2":
-                if isinstance(payload, bytes):
-                    try:
-                        payload = payload.decode("utf-8")
-                    except UnicodeDecodeError:
-                        return reject("hl7_not_utf8")
-                if not isinstance(payload, str):
-                    return reject("hl7_not_text")
-                out, patient = deidentify_hl7(payload, self._hl7[profile], env)
-                return DeidResult(True, out, patient, kid, profile)
-            if format == "fhir":
-                if isinstance(payload, (str, bytes)):
-                    try:
-                        payload = json.loads(payload)
-                    except ValueError:
-                        return reject("fhir_parse_error")
-                if not isinstance(payload, dict):
-                    return reject("fhir_not_object")
-                assert prof.fhir is not None
-                fhir_out, patient = deidentify_fhir(payload, prof.fhir, env, self._fhir[profile])
-                return DeidResult(True, fhir_out, patient, kid, profile)
-            if not isinstance(payload, dict):
-                return reject("csv_not_object")
-            assert prof.csv is not None
-            row, patient = deidentify_csv_row(payload, prof.csv, env)
-            return DeidResult(True, row, patient, kid, profile)
+            out, patient = adapter.deidentify(record, self._compiled[(profile, format)], env)
+            return DeidResult(True, out, patient, kid, profile)
         except HL7ParseError as exc:
             return reject("hl7_parse_error", f"{exc.reason} {exc.position}".strip())
         except RecordRejected as exc:

@@ -56,6 +56,7 @@ class LoopStats:
     slices: int = 0
     retries: int = 0
     commit_failures: int = 0
+    log_resets: int = 0  # partitions found ending before our position (the broker lost its data)
     slice_sizes: list[int] = field(default_factory=list)  # drained by the metrics collector
     high_water: dict[tuple[str, int], int] = field(default_factory=dict)
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -239,11 +240,30 @@ class ConsumeLoop:
             if hw is None:
                 continue
             self.stats.high_water[key] = hw
+            try:
+                pos = self.consumer.position(tp)
+            except Exception:  # noqa: BLE001
+                continue
+            if pos is not None and hw < pos:
+                self._log_went_back(tp, pos, hw)
+                continue
             if key not in self.stats.positions:
-                try:
-                    self.stats.positions[key] = self.consumer.position(tp)
-                except Exception:  # noqa: BLE001
-                    pass
+                self.stats.positions[key] = pos
         gone = set(self.stats.high_water) - {(tp.topic, tp.partition) for tp in assigned}
         for key in gone:  # partitions handed to another replica are its lag, not ours
             self.stats.high_water.pop(key, None)
+
+    def _log_went_back(self, tp: TopicPartition, pos: int, hw: int) -> None:
+        """The partition now ends before our position: the broker lost its log (the embedded broker keeps
+        messages in memory only, so a restart empties every topic). Kafka would leave this consumer waiting
+        at its old offset for records that will never come, and skip the new log's first records; read the
+        new log from its start instead, and say so."""
+        key = (tp.topic, tp.partition)
+        log.error("%s: %s[%d] now ends at offset %d, before this consumer's position %d: the broker lost its "
+                  "data (a memory-only broker restarted?). Reading the partition again from its start; records "
+                  "published before the loss are gone from the broker and must be published again.",
+                  self._name, tp.topic, tp.partition, hw, pos)
+        self.stats.log_resets += 1
+        self._seen.pop(key, None)
+        self.stats.positions[key] = 0
+        self.consumer.seek(tp, 0)  # out of range on a log that starts later: auto_offset_reset=earliest applies

@@ -22,9 +22,15 @@ COMPRESSION = "lz4"
 
 
 def make_producer(bootstrap: str, *, client_id: str = "hds", security: dict[str, Any] | None = None,
-                  linger_ms: int = LINGER_MS) -> KafkaProducer:
+                  linger_ms: int = LINGER_MS, deadline_ms: int | None = None) -> KafkaProducer:
     """`security`: kafka-python TLS/SASL options (Settings.kafka_security()); none for a plaintext broker.
-    Callers send asynchronously and flush once per batch (a flush sends at once, whatever the linger)."""
+    Callers send asynchronously and flush once per batch (a flush sends at once, whatever the linger).
+    `deadline_ms`: every send is acknowledged or failed within about this long (the MLLP listener answers its
+    client in seconds); default: kafka-python's two minutes, with 30 s per request and for metadata."""
+    timeouts: dict[str, int] = {"request_timeout_ms": 30_000, "max_block_ms": 30_000}
+    if deadline_ms is not None:
+        timeouts = {"request_timeout_ms": deadline_ms, "max_block_ms": deadline_ms,
+                    "delivery_timeout_ms": deadline_ms + linger_ms + 5}
     return KafkaProducer(
         **(security or {}),
         bootstrap_servers=bootstrap,
@@ -35,8 +41,7 @@ def make_producer(bootstrap: str, *, client_id: str = "hds", security: dict[str,
         batch_size=BATCH_BYTES,
         compression_type=COMPRESSION,
         max_in_flight_requests_per_connection=1,  # keep order per partition across retries
-        request_timeout_ms=30_000,
-        max_block_ms=30_000,
+        **timeouts,
     )
 
 
@@ -208,3 +213,24 @@ class AssignmentWatchdog:
             self._since = None
             return True
         return False
+
+
+class KafkaUnreachable(ConnectionError):
+    """No bootstrap server accepted a connection (the message names the servers, nothing else)."""
+
+
+def check_reachable(bootstrap: str, *, timeout_s: float = 5.0) -> None:
+    """Fail fast, with one clear message, when no bootstrap server accepts a TCP connection (kafka-python
+    would otherwise spend its 30 s metadata timeout before raising)."""
+    import socket
+
+    for part in (p.strip() for p in bootstrap.split(",")):
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit():
+            continue
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return
+        except OSError:
+            continue
+    raise KafkaUnreachable(f"cannot reach Kafka at {bootstrap}")

@@ -85,6 +85,8 @@ class _Collector:
                                   value=loop.retries)
         yield CounterMetricFamily("hds_gateway_commit_failures", "Offset commits that failed (records redelivered)",
                                   value=loop.commit_failures)
+        yield CounterMetricFamily("hds_gateway_log_resets", "Partitions found shorter than our position (broker lost data)",
+                                  value=loop.log_resets)
         yield GaugeMetricFamily("hds_gateway_consumer_lag", "Raw messages not handled yet (fetch high-water marks)",
                                 value=loop.lag())
         yield GaugeMetricFamily("hds_gateway_ready", "1 once the consumer is assigned and has polled",

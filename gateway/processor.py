@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from policies.feeds import FeedRegistry
-from gateway.projection import project
-from policies.topics import deid_topic, dlq_topic, parse_raw_topic
 from deid.text.propagation import FindingsCache
+from gateway.formats import format_for
+from gateway.projection import project
+from policies.feeds import FeedRegistry
+from policies.topics import deid_topic, dlq_topic, parse_raw_topic
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +109,12 @@ class Processor:
             text = value.decode("utf-8")
         except UnicodeDecodeError as exc:
             return dead("encoding_error", f"payload is not UTF-8 (byte {exc.start})")
-        payload: Any = text
-        if cfg.format in ("fhir", "csv"):
-            try:
-                payload = json.loads(text)
-            except json.JSONDecodeError as exc:
-                return dead("invalid_json", f"line {exc.lineno} column {exc.colno}")
-            if cfg.format == "fhir" and not (isinstance(payload, dict) and isinstance(payload.get("resourceType"), str)):
-                return dead("invalid_fhir", "not a FHIR resource (no resourceType)")
-            if cfg.format == "csv" and not (isinstance(payload, dict) and all(isinstance(k, str) for k in payload)):
-                return dead("invalid_csv_row", "a CSV row must be a JSON object of column -> value")
+        feed_format = format_for(cfg.format)
+        if feed_format is None:
+            return dead("unknown_format", f"no reader registered for {cfg.format}")
+        payload, rejected = feed_format.accept(text, cfg)  # grammar and the feed's rules, as at the edges
+        if rejected is not None:
+            return dead(rejected.reason, rejected.detail)
         result = self._engine.deidentify(
             payload, format=cfg.format, profile=cfg.profile, hospital=hospital, findings=self._findings
         )
@@ -165,11 +162,15 @@ class Processor:
             "dlq-source-partition": where.get("partition", ""),
             "dlq-source-offset": where.get("offset", ""),
             "dlq-failed-at": self._now().isoformat(),
+            "dlq-source-key": key.hex() if key else "",  # so a replay sends the message under its own key
         })
         # Keyed by the id this message would have had as a record: the same input dead-letters under the same
         # key however often it is redelivered or replayed, so readers (and a compacted topic) deduplicate.
         dlq_id = self.record_id(hospital, feed, key, value)
         out["dlq-id"] = dlq_id
+        log.info("dead-lettered a message (%s)", reason, extra={
+            "record_id": dlq_id, "reason": reason, "source_topic": where.get("topic", ""),
+            "source_partition": where.get("partition", ""), "source_offset": where.get("offset", "")})
         topic = dlq_topic(hospital, feed) if hospital != "unknown" else "hds.dlq.unknown"
         return Outcome(topic, dlq_id.encode(), value, [(k, v.encode()) for k, v in out.items()], True, reason=reason,
                        source=where)

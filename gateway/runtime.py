@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from deid.engine import Deidentifier
@@ -18,12 +16,6 @@ def build_engine(settings: Settings) -> Any:
     return Deidentifier(keyring=keyring, profiles_dir=settings.profiles_dir)
 
 
-def record_key(settings: Settings) -> bytes:
-    """A key for record ids derived from the current pseudonymisation key (separate purpose, same secret)."""
-    secret = settings.deid_keys[settings.deid_key_id].encode("utf-8")
-    return hmac.new(secret, b"hds-record-id-v1", hashlib.sha256).digest()
-
-
 def build_processor(settings: Settings, engine: Any | None = None) -> Processor:
     registry = FeedRegistry.load(settings.feeds_file)
     engine = engine if engine is not None else build_engine(settings)
@@ -31,4 +23,4 @@ def build_processor(settings: Settings, engine: Any | None = None) -> Processor:
     if missing:
         raise SettingsError(f"{settings.feeds_file}: feeds name profiles that {settings.profiles_dir} does not define: "
                             + ", ".join(missing))
-    return Processor(registry, engine, record_key=record_key(settings), key_id=settings.deid_key_id)
+    return Processor(registry, engine, record_key=settings.record_id_key(), key_id=settings.deid_key_id)

@@ -112,6 +112,16 @@ class GatewayService:
                 self._producer.close(timeout=5)
         return self.stats
 
+    def _renew_producer(self) -> None:
+        """A failed send may leave the producer unusable (a restarted broker no longer knows its idempotent
+        producer id: every later send fails); the retry of the slice goes through a new one."""
+        old, self._producer = self._producer, self._wrap(
+            make_producer(self._bootstrap, client_id="hds-gateway", security=self._security))
+        try:
+            old.close(timeout=2)
+        except Exception:  # noqa: BLE001
+            pass
+
     def _watch_ready(self, stop: threading.Event) -> None:
         while not stop.is_set() and self.running and not self.ready.is_set():
             if self.is_ready():
@@ -140,9 +150,13 @@ class GatewayService:
             n += 1
             if time.monotonic() >= deadline or stop.is_set():
                 break
-        self._producer.flush(timeout=30)
-        for f in futures:
-            f.get(timeout=30)  # raises on a failed send: the loop retries the slice, nothing is committed
+        try:
+            self._producer.flush(timeout=30)
+            for f in futures:
+                f.get(timeout=30)  # raises on a failed send: the loop retries the slice, nothing is committed
+        except Exception:
+            self._renew_producer()
+            raise
         ndead = sum(dead.values())
         self.stats.consumed += n
         self.stats.produced += n - ndead

@@ -5,6 +5,7 @@ Parsed into validated models at start-up; a bad file stops the service with a me
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,6 +33,24 @@ class _Feed(BaseModel):
     profile: str = Field(min_length=1)
     dataset: str
     hospitals: list[str] = Field(default_factory=lambda: ["*"])
+    message_types: list[str] = Field(default_factory=list)  # HL7 v2: "ADT^A01" or "ADT" (any event); none: any
+    required_segments: list[str] = Field(default_factory=list)  # HL7 v2: segments every message must carry
+
+    @field_validator("message_types")
+    @classmethod
+    def _message_types(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if not re.fullmatch(r"[A-Z0-9]{3}(\^[A-Z0-9]{3})?", t):
+                raise ValueError("message types look like ADT or ADT^A01")
+        return v
+
+    @field_validator("required_segments")
+    @classmethod
+    def _segments(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not re.fullmatch(r"[A-Z][A-Z0-9]{2}", name):
+                raise ValueError("segment names are three upper-case letters or digits, e.g. PID")
+        return v
 
     @field_validator("dataset")
     @classmethod
@@ -61,6 +80,8 @@ class FeedConfig:
     format: str
     profile: str
     dataset: str
+    message_types: tuple[str, ...] = ()
+    required_segments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,9 @@ class FeedRegistry:
             except ValueError as exc:
                 raise FeedRegistryError(f"{path}: {exc}") from None
         for fname, feed in model.feeds.items():
+            if feed.format != "hl7v2" and (feed.message_types or feed.required_segments):
+                raise FeedRegistryError(f"{path}: field 'feeds.{fname}.message_types': only HL7 v2 feeds declare "
+                                        "message types and required segments")
             for h in feed.hospitals:
                 if h != "*" and h not in model.hospitals:
                     raise FeedRegistryError(f"{path}: field 'feeds.{fname}.hospitals': unknown hospital")
@@ -107,7 +131,8 @@ class FeedRegistry:
             return None
         if "*" not in f.hospitals and hospital not in f.hospitals:
             return None
-        return FeedConfig(hospital, feed, f.format, f.profile, f.dataset)
+        return FeedConfig(hospital, feed, f.format, f.profile, f.dataset, tuple(f.message_types),
+                          tuple(f.required_segments))
 
     @property
     def hospitals(self) -> list[str]:

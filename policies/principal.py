@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROLES = ("authority-admin", "data-steward", "researcher", "hospital-publisher")
+# The realm roles, named once here (the realm export in policies/keycloak/ must define the same names).
+ADMIN = "authority-admin"
+STEWARD = "data-steward"
+RESEARCHER = "researcher"
+PUBLISHER = "hospital-publisher"
+ROLES = (ADMIN, STEWARD, RESEARCHER, PUBLISHER)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,6 +13,16 @@ DEFAULT_POLICIES_DIR = REPO_ROOT / "policies"
 
 # The development pseudonymisation key: fine for synthetic data on one machine, refused in production.
 DEV_DEID_KEY = "hds-development-key-not-for-real-data"
+
+
+# Purposes of the keys derived from a secret; a new purpose (or version) gives an unrelated key.
+RECORD_ID_PURPOSE = b"hds-record-id-v1"
+SANDBOX_DIGEST_PURPOSE = b"hds-sandbox-digest-v1"
+
+
+def derive_key(secret: str, purpose: bytes) -> bytes:
+    """The one key derivation of the data space: HMAC-SHA256 of `purpose` under `secret` (32 bytes)."""
+    return hmac.new(secret.encode("utf-8"), purpose, hashlib.sha256).digest()
 
 
 class SettingsError(ValueError):
@@ -33,6 +45,7 @@ class Settings:
     gateway_assignment: str = "auto"
     gateway_metrics_port: int | None = None  # /health/live, /health/ready and /metrics of `hds gateway` (off when unset)
     gateway_metrics_host: str = "127.0.0.1"  # where they listen (a container sets 0.0.0.0 for its probes)
+    gateway_instance_id: str | None = None  # static group membership (group mode): e.g. the pod name
     loader_group: str = "hds-catalog-loader"
     kafka_session_timeout_ms: int = 6000
     kafka_security_protocol: str = "PLAINTEXT"
@@ -85,16 +98,17 @@ class Settings:
     def sandbox_key(self) -> bytes:
         """Key for the query sandbox's patient digests (differencing history): HDS_SANDBOX_KEY, or else derived
         from the current pseudonymisation key for a separate purpose."""
-        import hashlib
-        import hmac
-
         if self.sandbox_key_secret:
-            secret = self.sandbox_key_secret.encode("utf-8")
+            secret = self.sandbox_key_secret
         elif self.deid_keys:
-            secret = self.deid_keys[self.deid_key_id].encode("utf-8")
+            secret = self.deid_keys[self.deid_key_id]
         else:
             raise SettingsError("HDS_SANDBOX_KEY must be set for the catalog when it has no pseudonymisation key")
-        return hmac.new(secret, b"hds-sandbox-digest-v1", hashlib.sha256).digest()
+        return derive_key(secret, SANDBOX_DIGEST_PURPOSE)
+
+    def record_id_key(self) -> bytes:
+        """Key for record ids: derived from the current pseudonymisation key (separate purpose, same secret)."""
+        return derive_key(self.deid_keys[self.deid_key_id], RECORD_ID_PURPOSE)
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -139,6 +153,7 @@ class Settings:
             loader_group=e.get("HDS_LOADER_GROUP", "hds-catalog-loader"),
             gateway_metrics_port=_int(e, "HDS_GATEWAY_METRICS_PORT", 0) or None,
             gateway_metrics_host=e.get("HDS_GATEWAY_METRICS_HOST") or "127.0.0.1",
+            gateway_instance_id=e.get("HDS_GATEWAY_INSTANCE_ID") or None,
             gateway_assignment=_choice(e, "HDS_GATEWAY_ASSIGNMENT", ("auto", "group", "static"), "auto"),
             kafka_session_timeout_ms=_int(e, "HDS_KAFKA_SESSION_TIMEOUT_MS", 6000),
             **_kafka_security(e, env),

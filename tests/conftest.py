@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from pipeline_kit import BAD_MESSAGES, LogCollector, Pipeline, wait_for
 
 from gateway.broker import free_port
@@ -54,6 +54,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
 
 def _pipeline(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     from catalog.server import start_catalog
+    from gateway.dlq import DeadLetterCounter
     from gateway.kafka_io import make_producer
     from gateway.publish import publish_files
     from gateway.runtime import build_processor
@@ -94,18 +95,13 @@ def _pipeline(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     raw.close()
     producer.close()
 
-    dlq = KafkaConsumer(bootstrap_servers=broker, group_id=None, auto_offset_reset="earliest",
-                        metadata_max_age_ms=1000)
-    dlq.subscribe(pattern=r"^hds\.dlq\..+")
-    reasons: dict[str, int] = {}
+    dlq = DeadLetterCounter(broker)
+    reasons = dlq.reasons
 
     def done() -> bool:
-        for _tp, msgs in dlq.poll(timeout_ms=200).items():
-            for m in msgs:
-                r = dict((k, v.decode()) for k, v in m.headers).get("dlq-reason", "?")
-                reasons[r] = reasons.get(r, 0) + 1
+        dlq.poll()
         loaded = catalog.loader.stats.loaded if catalog.loader else 0
-        return loaded + sum(reasons.values()) >= published + len(BAD_MESSAGES)
+        return loaded + dlq.count >= published + len(BAD_MESSAGES)
 
     assert wait_for(done, timeout=180), f"pipeline did not finish: loaded={catalog.loader.stats.loaded}, dlq={reasons}"
     dlq.close()

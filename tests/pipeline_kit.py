@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from policies.settings import Settings
@@ -62,3 +63,37 @@ def wait_for(cond: Callable[[], bool], timeout: float = 60.0, interval: float = 
             return True
         time.sleep(interval)
     return cond()
+
+
+class Faulty:
+    """Delegates to a real client; `fail[name]` = how many of the next calls to `name` raise first."""
+
+    def __init__(self, inner: Any, fail: dict[str, int]) -> None:
+        self._inner = inner
+        self.fail = fail
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self.fail:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            if self.fail[name] > 0:
+                self.fail[name] -= 1
+                raise ConnectionError(f"injected {name} failure")
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def lab_messages(tmp_path: Path, n: int) -> list[Any]:
+    """`n` synthetic CSV lab rows of riverside, as the publisher reads them."""
+    from catalog.cli.synth.feeds import generate
+    from gateway.readers import read_feed_file
+
+    generate(tmp_path / "feeds", seed=23, patients=max(12, n))
+    msgs = read_feed_file(tmp_path / "feeds" / "riverside" / "lab.csv", hospital="riverside", feed="lab")
+    assert len(msgs) >= n
+    return msgs[:n]

@@ -19,15 +19,6 @@ EXIT_TAMPERED = 1
 EXIT_UNREADABLE = 2
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    audit = subparsers.add_parser("audit", help="tamper-evident audit log")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_commands.add_parser("verify", help="verify the audit hash chain; JSON report as last line")
-    verify.add_argument("--db", type=Path, default=None,
-                        help="catalog DuckDB file (default: HDS_CATALOG_DB or HDS_DATA_DIR/catalog.duckdb)")
-    verify.set_defaults(func=handle_verify)
-
-
 def handle_verify(args: argparse.Namespace) -> int:
     db_path: Path | None = args.db
     if db_path is None:
@@ -65,15 +56,3 @@ def _finish(report: dict[str, object], code: int, message: str | None) -> int:
         print(message, file=sys.stderr)
     print(json.dumps(report, sort_keys=True))
     return code
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m catalog.cli.audit verify`) until the `hds` CLI registers this module."""
-    parser = argparse.ArgumentParser(prog="hds")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["audit", *(argv if argv is not None else sys.argv[1:])])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

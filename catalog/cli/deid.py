@@ -10,46 +10,12 @@ import json
 import sys
 from typing import Any, TextIO
 
+from catalog.cli.common import DEFAULT_PROFILES
 from deid.engine import Deidentifier
 from deid.keys import Keyring
 from deid.risk import RiskInputError, risk_report
 from deid.text.propagation import FindingsCache
 from policies.settings import Settings
-
-DEFAULT_PROFILES = {"hl7v2": "hl7v2-safe-harbor", "fhir": "fhir-safe-harbor", "csv": "csv-lab-safe-harbor"}
-
-
-def register(subparsers: Any) -> None:
-    deid = subparsers.add_parser("deid", help="de-identify free text and messages, evaluate, assess risk")
-    sub = deid.add_subparsers(dest="deid_command", required=True)
-
-    text = sub.add_parser("text", help='JSON lines {"id","text","lang"?,"group"?} -> {"id","text","entities"}')
-    text.add_argument("--lang", choices=["en", "zh", "auto"], default="auto")
-    text.set_defaults(func=cmd_text)
-
-    message = sub.add_parser("message", help='JSON lines {"id","payload"} -> {"id","payload"} de-identified')
-    message.add_argument("--format", required=True, choices=sorted(DEFAULT_PROFILES))
-    message.add_argument("--profile", default=None, help="profile name (default: the format's Safe Harbor profile)")
-    message.add_argument("--hospital", default="default", help="hospital scope of local identifiers")
-    message.set_defaults(func=cmd_message)
-
-    ev = sub.add_parser("eval", help='score the text redactor on gold JSON lines {"id","text","spans"}')
-    ev_src = ev.add_mutually_exclusive_group(required=True)
-    ev_src.add_argument("--gold", help="one gold file (PhysioNet ids: tuning and validation parts reported apart)")
-    ev_src.add_argument("--suite", action="store_true", help="every corpus: PhysioNet parts, Faker seeds, synthetic")
-    ev.add_argument("--physionet", default=None, help="PhysioNet gold file for --suite")
-    ev.add_argument("--lang", choices=["en", "zh", "auto"], default="auto")
-    ev.set_defaults(func=cmd_eval)
-
-    risk = sub.add_parser("risk", help="k-anonymity, share of records in classes < k, l-diversity (JSON)")
-    src = risk.add_mutually_exclusive_group(required=True)
-    src.add_argument("--csv", help="a CSV file with a header row")
-    src.add_argument("--duckdb", help="a DuckDB database file (with --table)")
-    risk.add_argument("--table", help="table name inside --duckdb")
-    risk.add_argument("--quasi", required=True, help="comma-separated quasi-identifier columns")
-    risk.add_argument("--sensitive", default=None, help="sensitive column for l-diversity")
-    risk.add_argument("--k", type=int, default=5)
-    risk.set_defaults(func=cmd_risk)
 
 
 def _lines(stream: TextIO) -> Any:

@@ -20,42 +20,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from catalog.cli.data_dir_lock import DataDirInUse, DataDirLock, check_port_free
 from catalog.cli.synth.feeds import generate
 from catalog.server import start_catalog
 from gateway.broker import EmbeddedBroker, free_port
+from gateway.dlq import DeadLetterCounter
 from gateway.kafka_io import make_producer
 from gateway.publish import publish_files
 from policies.identity.dev_issuer import DevIssuer
+from policies.principal import RESEARCHER
 from policies.settings import Settings
 
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-class DeadLetterCounter:
-    """Counts messages on hds.dlq.* (values are never read: the DLQ is in the restricted zone)."""
-
-    def __init__(self, bootstrap: str) -> None:
-        from kafka import KafkaConsumer
-
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                       auto_offset_reset="earliest", metadata_max_age_ms=2000,
-                                       client_id="hds-demo-dlq-counter")
-        self._consumer.subscribe(pattern=r"^hds\.dlq\..+")
-        self.count = 0
-        self.reasons: dict[str, int] = {}
-
-    def poll(self) -> int:
-        for _tp, msgs in self._consumer.poll(timeout_ms=200).items():
-            for m in msgs:
-                self.count += 1
-                reason = dict((k, v.decode("utf-8", "replace")) for k, v in m.headers or []).get("dlq-reason", "?")
-                self.reasons[reason] = self.reasons.get(reason, 0) + 1
-        return self.count
-
-    def close(self) -> None:
-        self._consumer.close()
 
 
 def _start_gateway(settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
@@ -123,7 +101,7 @@ def _api_check(settings: Settings, url: str, rows: dict[str, int]) -> str:
     """Over HTTP with a dev-issuer token, as a researcher would: the API lists every dataset with its rows."""
     import httpx
 
-    token = DevIssuer.from_settings(settings).issue("smoke-check", ["researcher"], ttl_s=300)
+    token = DevIssuer.from_settings(settings).issue("smoke-check", [RESEARCHER], ttl_s=300)
     try:
         r = httpx.get(f"{url}/api/datasets", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         if httpx.get(f"{url}/api/datasets", timeout=30).status_code != 401:
@@ -147,6 +125,27 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
         settings = settings.with_(data_dir=temp_dir)
     if smoke and not port_given:
         settings = settings.with_(api_port=free_port())
+    if settings.production:
+        _say("hds demo: refusing to run with HDS_ENV=production (synthetic data, dev identity)")
+        return 2
+    # Each demo owns its data directory: the lock and the port check come before anything in it is touched.
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+        check_port_free(settings.api_host, settings.api_port)
+    except DataDirInUse as exc:
+        lock.release()
+        _say(f"hds demo: {exc}; nothing was changed")
+        return 2
+    try:
+        return _run_demo(settings, smoke=smoke, seed=seed, patients=patients, stop=stop, timeout_s=timeout_s,
+                         started=started, temp_dir=temp_dir)
+    finally:
+        lock.release()
+
+
+def _run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop: threading.Event,
+              timeout_s: float, started: float, temp_dir: Path | None) -> int:
     # The demo's working files live under <data dir>/demo and start fresh: the embedded broker is memory-only,
     # so a catalog (and its stored offsets) from an earlier run would not match it. The dev issuer's key stays
     # in the data dir itself, so `hds token` in another terminal signs tokens this demo accepts.
@@ -155,9 +154,6 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
         shutil.rmtree(base)
     base.mkdir(parents=True, exist_ok=True)
     settings = settings.with_(catalog_db=base / "catalog.duckdb")
-    if settings.production:
-        _say("hds demo: refusing to run with HDS_ENV=production (synthetic data, dev identity)")
-        return 2
 
     broker = None
     gateway = None
@@ -199,7 +195,7 @@ def run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop:
         _say(f"[4/5] published {published} synthetic messages from {len(m['hospitals'])} hospitals "
              f"({m.get('shared_patients', '?')} patients visit more than one)")
 
-        dlq = DeadLetterCounter(bootstrap)
+        dlq = DeadLetterCounter(bootstrap, security=settings.kafka_security())
         deadline = time.monotonic() + timeout_s
         last = -1
         loaded = 0

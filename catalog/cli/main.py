@@ -1,4 +1,10 @@
-"""`hds`: the one command-line tool. Only the free-text subcommands load Presidio and spaCy, and only when they run."""
+"""`hds`: the one command-line tool.
+
+Building the parser is light: this module imports only the standard library, settings and role names, so
+`hds --help` and the light commands start fast. Each handler imports the `catalog/cli` module that implements
+it when it runs (`streams`: Kafka only; `services`: gateway and catalog; `demo`, `bench`, `deid`, `identity`,
+`audit`), so `hds token` never loads DuckDB, and only `deid text` and `deid eval` load Presidio and spaCy.
+"""
 
 from __future__ import annotations
 
@@ -6,144 +12,69 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
+from typing import Any
 
-from catalog.cli import audit as audit_commands
-from catalog.cli import deid as deid_commands
-from catalog.cli import identity as identity_commands
-from catalog.cli.bench import run_bench
-from catalog.cli.demo import run_demo
-from catalog.cli.synth.feeds import generate
-from catalog.server import serve
-from gateway.broker import EmbeddedBroker
-from gateway.dlq import DLQ_PATTERN, list_dead_letters
-from gateway.kafka_io import make_producer
-from gateway.metrics import start_metrics_server
-from gateway.publish import PublishError, publish_files
-from gateway.readers import FeedReadError
-from gateway.runtime import build_processor
-from gateway.service import GatewayService
-from policies.settings import Settings, SettingsError
-from policies.topics import check_name, raw_topic
+from catalog.cli import logs
+from catalog.cli.common import DEFAULT_PROFILES, settings_from_args, stop_on_signals
+from policies.principal import ROLES
+from policies.settings import SettingsError
 
-# Subcommand groups with a module of their own add themselves through `register(subparsers)`.
-_REGISTRARS = (deid_commands, identity_commands, audit_commands)
+# --- handlers: each imports its implementation when it runs (same package, lazy so start-up stays light) -----
 
-
-def _settings(args: argparse.Namespace, *, need_deid_keys: bool = True):  # type: ignore[no-untyped-def]
-    s = Settings.from_env(need_deid_keys=need_deid_keys)
-    if getattr(args, "bootstrap", None):
-        s = s.with_(kafka_bootstrap=args.bootstrap)
-    if getattr(args, "db", None):
-        s = s.with_(catalog_db=Path(args.db))
-    if getattr(args, "data_dir", None):
-        s = s.with_(data_dir=Path(args.data_dir))
-    return s
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def handler(signum, frame):  # type: ignore[no-untyped-def]
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
-
-
-def _require_bootstrap(settings) -> str:  # type: ignore[no-untyped-def]
-    if not settings.kafka_bootstrap:
-        raise SystemExit("hds: no Kafka configured: set HDS_KAFKA_BOOTSTRAP or pass --bootstrap "
-                         "(start one with `hds broker`)")
-    return settings.kafka_bootstrap
-
-
-# --- handlers -------------------------------------------------------------------------------------------------
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    stop = _stop_on_signals()
-    broker = EmbeddedBroker(port=args.port, host=args.host).start()
-    print(broker.bootstrap, flush=True)
-    print(f"embedded Kafka-protocol broker (tansu, memory only) on {broker.bootstrap}; "
-          f"export HDS_KAFKA_BOOTSTRAP={broker.bootstrap}; Ctrl-C stops it", file=sys.stderr, flush=True)
-    try:
-        while not stop.wait(0.5):
-            if not broker.running:
-                print("hds: broker exited unexpectedly", file=sys.stderr)
-                return 1
-    finally:
-        broker.stop()
-    return 0
+    from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
+
+    return streams.cmd_broker(args)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
+
+    return streams.cmd_publish(args)
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
+
+    return streams.cmd_dlq_list(args)
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
+
+    return streams.cmd_dlq_replay(args)
+
+
+def cmd_mllp(args: argparse.Namespace) -> int:
+    from catalog.cli import streams  # lazy: the Kafka client, only for the commands that talk to Kafka
+
+    return streams.cmd_mllp(args)
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from catalog.cli import services  # lazy: the gateway pipeline and the catalog server
+
+    return services.cmd_gateway(args)
+
+
+def cmd_catalog_serve(args: argparse.Namespace) -> int:
+    from catalog.cli import services  # lazy: the gateway pipeline and the catalog server
+
+    return services.cmd_catalog_serve(args)
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    from catalog.cli.synth.feeds import generate  # lazy: the synthetic-data generator, only for `hds synth`
+
     manifest = generate(Path(args.out), seed=args.seed, patients=args.patients)
     hospitals = getattr(manifest, "hospitals", {})
     print(json.dumps({"out": str(args.out), "seed": args.seed, "hospitals": sorted(hospitals),
                       "patients": getattr(manifest, "patients", args.patients),
                       "shared_patients": getattr(manifest, "shared_patients", None)}))
     return 0
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    bootstrap = _require_bootstrap(settings)
-    try:
-        raw_topic(args.hospital, args.feed)
-    except ValueError as exc:
-        print(f"hds publish: {exc}", file=sys.stderr)
-        return 2
-    for f in args.files:
-        if not Path(f).is_file():
-            print(f"hds publish: {f}: no such file", file=sys.stderr)
-            return 2
-    producer = make_producer(bootstrap, client_id=f"hds-publish-{args.hospital}", security=settings.kafka_security())
-    try:
-        report = publish_files(producer, [Path(f) for f in args.files], hospital=args.hospital, feed=args.feed,
-                               format=args.format,
-                               progress=lambda i, n: print(f"\rpublished {i}/{n}", end="", file=sys.stderr))
-    except FeedReadError as exc:
-        print(f"\nhds publish: {exc} (nothing was published)", file=sys.stderr)
-        return 1
-    except PublishError as exc:
-        print(f"\nhds publish: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        producer.close(timeout=5)
-    print(file=sys.stderr)
-    print(json.dumps(report.as_dict()))
-    return 0
-
-
-def cmd_gateway(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    bootstrap = _require_bootstrap(settings)
-    processor = build_processor(settings)
-    stop = _stop_on_signals()
-    service = GatewayService(processor, bootstrap=bootstrap, group_id=settings.gateway_group,
-                             session_timeout_ms=settings.kafka_session_timeout_ms,
-                             topics=processor.registry.raw_topics() + processor.registry.deid_topics(),
-                             assignment=settings.gateway_assignment, security=settings.kafka_security())
-    if settings.gateway_metrics_port:
-        start_metrics_server(service, settings.gateway_metrics_port, host=settings.gateway_metrics_host)
-    print(f"gateway consuming hds.raw.* from {bootstrap} in group {settings.gateway_group}", file=sys.stderr, flush=True)
-    stats = service.run(stop)
-    print(json.dumps(stats.as_dict()))
-    return 0
-
-
-def cmd_catalog_serve(args: argparse.Namespace) -> int:
-    settings = _settings(args, need_deid_keys=False)  # the catalog never pseudonymises: no keys (least privilege)
-    settings.sandbox_key()  # refuse to start without a sandbox key rather than on the first query
-    if args.port is not None:
-        settings = settings.with_(api_port=args.port)
-    if args.host:
-        settings = settings.with_(api_host=args.host)
-    return serve(settings, stop=_stop_on_signals())
 
 
 # The demo's city: enough patients that ordinary aggregate queries come back unsuppressed. The smoke check runs the
@@ -153,47 +84,53 @@ SMOKE_PATIENTS = 60
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    from catalog.cli.demo import run_demo  # lazy: every component of the data space
+
+    settings = settings_from_args(args)
     if args.port is not None:
         settings = settings.with_(api_port=args.port)
     patients = args.patients or (SMOKE_PATIENTS if args.smoke else DEMO_PATIENTS)
-    return run_demo(settings, smoke=args.smoke, seed=args.seed, patients=patients, stop=_stop_on_signals(),
+    return run_demo(settings, smoke=args.smoke, seed=args.seed, patients=patients, stop=stop_on_signals(),
                     timeout_s=args.timeout, port_given=args.port is not None)
 
 
-def cmd_dlq_list(args: argparse.Namespace) -> int:
-    settings = _settings(args, need_deid_keys=False)
-    bootstrap = _require_bootstrap(settings)
-    pattern = DLQ_PATTERN
-    if args.hospital:
-        import re
-
-        pattern = r"^hds\.dlq\." + re.escape(check_name("hospital", args.hospital)) + r"\..+"
-    reasons: dict[str, int] = {}
-    n = 0
-    for item in list_dead_letters(bootstrap, pattern=pattern, limit=args.limit, security=settings.kafka_security()):
-        n += 1
-        reasons[item.get("reason", "?")] = reasons.get(item.get("reason", "?"), 0) + 1
-        if not args.summary:
-            print(json.dumps(item), flush=True)
-    print(json.dumps({"dead_letters": n, "reasons": reasons}))
-    return 0
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
-    result = run_bench(args.what, _settings(args), size=args.size)
+    from catalog.cli.bench import run_bench  # lazy: every component of the data space
+
+    result = run_bench(args.what, settings_from_args(args), size=args.size)
     print(json.dumps(result))
     return 0
 
 
+def cmd_deid(args: argparse.Namespace) -> int:
+    from catalog.cli import deid  # lazy: the de-identification engine (`text` and `eval` then load Presidio)
+
+    handlers = {"text": deid.cmd_text, "message": deid.cmd_message, "eval": deid.cmd_eval, "risk": deid.cmd_risk}
+    return handlers[args.deid_command](args)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from catalog.cli import identity  # lazy: JWT signing and the identity providers
+
+    return identity.token_command(args)
+
+
+def cmd_keycloak_bootstrap(args: argparse.Namespace) -> int:
+    from catalog.cli import identity  # lazy: the Keycloak admin client
+
+    return identity.keycloak_bootstrap_command(args)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from catalog.cli import audit  # lazy: DuckDB
+
+    return audit.handle_verify(args)
+
+
 # --- parser ---------------------------------------------------------------------------------------------------
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hds", description="City health data space: feeds -> Kafka -> de-identification "
-                                "-> DuckDB catalog -> governed research access.")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+def _add_pipeline_commands(sub: Any) -> None:
     b = sub.add_parser("broker", help="start the embedded Kafka-protocol broker (tansu) and print its address")
     b.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     b.add_argument("--host", default="127.0.0.1")
@@ -226,6 +163,34 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP; none: API only)")
     cs.set_defaults(func=cmd_catalog_serve)
 
+    dq = sub.add_parser("dlq", help="the dead-letter topics: what was rejected, where and why (never content)")
+    dsub = dq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND", required=True)
+    dl = dsub.add_parser("list", help="list dead letters as JSON lines, then a summary line")
+    dr = dsub.add_parser("replay", help="send dead letters back to their raw topic for the gateway to process again "
+                         "(after a profile or registry fix); idempotent")
+    for sp in (dl, dr):
+        sp.add_argument("--hospital", help="only this hospital's dead-letter topics")
+        sp.add_argument("--feed", help="only this feed's dead-letter topics")
+        sp.add_argument("--reason", help="only dead letters with this reason code (e.g. hl7_parse_error)")
+        sp.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
+    dl.add_argument("--limit", type=int, default=None, help="stop after N dead letters")
+    dl.add_argument("--summary", action="store_true", help="print only the summary (counts per reason)")
+    dl.set_defaults(func=cmd_dlq_list)
+    dr.set_defaults(func=cmd_dlq_replay)
+
+    ml = sub.add_parser("mllp", help="HL7 v2 over MLLP into hds.raw.<hospital>.<feed>; ACK AA once the broker has it")
+    ml.add_argument("--hospital", required=True)
+    ml.add_argument("--feed", required=True)
+    ml.add_argument("--port", type=int, default=2575, help="MLLP port (default 2575; 0: a free one)")
+    ml.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    ml.add_argument("--health-port", type=int, default=None, help="serve /health/live and /health/ready here")
+    ml.add_argument("--write-timeout", type=float, default=10.0,
+                    help="seconds to wait for the broker's acknowledgement before answering AE (default 10)")
+    ml.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
+    ml.set_defaults(func=cmd_mllp)
+
+
+def _add_demo_commands(sub: Any) -> None:
     d = sub.add_parser("demo", help="everything on one machine: broker, gateway, catalog, API, synthetic feeds")
     d.add_argument("--port", type=int, default=None, help="API/portal port (default: $HDS_API_PORT or 8000)")
     d.add_argument("--smoke", action="store_true", help="run once, verify, print a JSON summary, exit 0/1")
@@ -237,22 +202,96 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--bootstrap", help="use this Kafka instead of the embedded broker (default: $HDS_KAFKA_BOOTSTRAP)")
     d.set_defaults(func=cmd_demo)
 
-    dq = sub.add_parser("dlq", help="the dead-letter topics: what was rejected, where and why (never content)")
-    dsub = dq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND", required=True)
-    dl = dsub.add_parser("list", help="list dead letters as JSON lines, then a summary line")
-    dl.add_argument("--hospital", help="only this hospital's dead-letter topics")
-    dl.add_argument("--limit", type=int, default=None, help="stop after N dead letters")
-    dl.add_argument("--summary", action="store_true", help="print only the summary (counts per reason)")
-    dl.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $HDS_KAFKA_BOOTSTRAP)")
-    dl.set_defaults(func=cmd_dlq_list)
-
     be = sub.add_parser("bench", help="benchmarks (JSON as the last line)")
     be.add_argument("what", choices=["deid", "pipeline"])
     be.add_argument("--size", type=int, default=None, help="number of notes/messages")
     be.set_defaults(func=cmd_bench)
 
-    for module in _REGISTRARS:
-        module.register(sub)
+
+def add_deid_commands(subparsers: Any) -> None:
+    deid = subparsers.add_parser("deid", help="de-identify free text and messages, evaluate, assess risk")
+    sub = deid.add_subparsers(dest="deid_command", required=True)
+    deid.set_defaults(func=cmd_deid)
+
+    text = sub.add_parser("text", help='JSON lines {"id","text","lang"?,"group"?} -> {"id","text","entities"}')
+    text.add_argument("--lang", choices=["en", "zh", "auto"], default="auto")
+
+    message = sub.add_parser("message", help='JSON lines {"id","payload"} -> {"id","payload"} de-identified')
+    message.add_argument("--format", required=True, choices=sorted(DEFAULT_PROFILES))
+    message.add_argument("--profile", default=None, help="profile name (default: the format's Safe Harbor profile)")
+    message.add_argument("--hospital", default="default", help="hospital scope of local identifiers")
+
+    ev = sub.add_parser("eval", help='score the text redactor on gold JSON lines {"id","text","spans"}')
+    ev_src = ev.add_mutually_exclusive_group(required=True)
+    ev_src.add_argument("--gold", help="one gold file (PhysioNet ids: tuning and validation parts reported apart)")
+    ev_src.add_argument("--suite", action="store_true", help="every corpus: PhysioNet parts, Faker seeds, synthetic")
+    ev.add_argument("--physionet", default=None, help="PhysioNet gold file for --suite")
+    ev.add_argument("--lang", choices=["en", "zh", "auto"], default="auto")
+
+    risk = sub.add_parser("risk", help="k-anonymity, share of records in classes < k, l-diversity (JSON)")
+    src = risk.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", help="a CSV file with a header row")
+    src.add_argument("--duckdb", help="a DuckDB database file (with --table)")
+    risk.add_argument("--table", help="table name inside --duckdb")
+    risk.add_argument("--quasi", required=True, help="comma-separated quasi-identifier columns")
+    risk.add_argument("--sensitive", default=None, help="sensitive column for l-diversity")
+    risk.add_argument("--k", type=int, default=5)
+def add_identity_commands(subparsers: Any) -> None:
+    token = subparsers.add_parser(
+        "token",
+        help="print a bearer token from the embedded dev issuer (development only)",
+        description="Print ONE line: a bearer token from the embedded dev issuer (the demo's issuer).",
+    )
+    token.add_argument("--user", required=True, help="preferred_username of the token")
+    token.add_argument("--role", action="append", required=True, choices=ROLES, help="realm role (repeatable)")
+    token.add_argument("--hospital", default=None, help="hospital claim (required with --role hospital-publisher)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.set_defaults(func=cmd_token)
+
+    keycloak = subparsers.add_parser("keycloak", help="Keycloak administration (realm provisioning)")
+    actions = keycloak.add_subparsers(dest="keycloak_command", required=True)
+    boot = actions.add_parser(
+        "bootstrap",
+        help="provision the hds realm idempotently from policies/keycloak/realm-hds.json",
+        description=(
+            "Provision realm roles, the hds-api (confidential) and hds-portal (public, PKCE) clients, protocol "
+            "mappers and groups through the Keycloak admin API. Safe to run repeatedly. Credentials: "
+            "--admin-user/--admin-password (or HDS_KEYCLOAK_ADMIN_USER / HDS_KEYCLOAK_ADMIN_PASSWORD), else the "
+            "client credentials HDS_KEYCLOAK_ADMIN_CLIENT_ID / HDS_KEYCLOAK_ADMIN_CLIENT_SECRET."
+        ),
+    )
+    boot.add_argument("--server-url", default=None, help="Keycloak base URL (default HDS_KEYCLOAK_URL)")
+    boot.add_argument("--realm", default=None, help="realm to provision (default HDS_KEYCLOAK_REALM or hds)")
+    boot.add_argument("--auth-realm", default="master", help="realm the admin credentials belong to (default master)")
+    boot.add_argument("--admin-user", default=None)
+    boot.add_argument("--admin-password", default=None)
+    boot.add_argument("--portal-url", default=None, help="public URL of the portal (redirect URIs); default the API URL")
+    boot.add_argument("--hospital", action="append", default=[], help="create group /hospitals/<H> (repeatable)")
+    boot.add_argument("--realm-file", default=None, help="realm export to apply (default policies/keycloak/realm-hds.json)")
+    boot.set_defaults(func=cmd_keycloak_bootstrap)
+
+
+def add_audit_commands(subparsers: Any) -> None:
+    audit = subparsers.add_parser("audit", help="tamper-evident audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="verify the audit hash chain; JSON report as last line")
+    verify.add_argument("--db", type=Path, default=None,
+                        help="catalog DuckDB file (default: HDS_CATALOG_DB or HDS_DATA_DIR/catalog.duckdb)")
+    verify.set_defaults(func=cmd_audit_verify)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hds", description="City health data space: feeds -> Kafka -> de-identification "
+                                "-> DuckDB catalog -> governed research access.")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    p.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                   help="text (default) or json: one JSON object per line ($HDS_LOG_FORMAT)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_pipeline_commands(sub)
+    _add_demo_commands(sub)
+    add_deid_commands(sub)
+    add_identity_commands(sub)
+    add_audit_commands(sub)
     return p
 
 
@@ -262,7 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     if args.command in {"gateway", "catalog", "demo"} and args.verbose == 0:
         level = logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = args.log_format or os.environ.get("HDS_LOG_FORMAT", "text")
+    if log_format not in logs.FORMATS:
+        print("hds: configuration error: HDS_LOG_FORMAT must be text or json", file=sys.stderr)
+        return 2
+    logs.configure(level, log_format)
     # kafka-python reports reconnects and shutdown races as errors; they are retried and not ours to show.
     logging.getLogger("kafka").setLevel(logging.ERROR if args.verbose >= 2 else logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.INFO if args.verbose >= 2 else logging.WARNING)

@@ -1,54 +1,22 @@
 """Access requests and grants over HTTP. Services from `request.app.state.access`; roles via catalog.deps.
 
-Domain errors (`policies.access.errors.AccessError`) map to `{"detail": reason}` once, in
-`catalog.governance.install`. Body validation errors answer 422 naming the field and error type only,
-never the submitted value (`SafeValidationRoute`).
+Domain errors (`policies.access.errors.AccessError`) map to `{"detail": reason}` in the one error map,
+`catalog/errors.py`. Body validation errors answer 422 naming the field and error type only, never the
+submitted value (`catalog.errors.SafeValidationRoute`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.deps import require_roles
+from catalog.errors import SafeValidationRoute
 from policies.access.service import AccessService
-from policies.principal import Principal
+from policies.principal import ADMIN, RESEARCHER, STEWARD, Principal
 
-ADMIN = "authority-admin"
-STEWARD = "data-steward"
-RESEARCHER = "researcher"
-
-
-class SafeValidationRoute(APIRoute):
-    """422 for malformed bodies/parameters, naming fields and error types but never echoing the input."""
-
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        original = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            try:
-                return await original(request)
-            except RequestValidationError as exc:
-                return JSONResponse(status_code=422, content={"detail": describe_validation_error(exc)})
-
-        return handler
-
-
-def describe_validation_error(exc: RequestValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        loc = [str(p) for p in error.get("loc", ())]
-        where = loc[0] if loc else "request"
-        if len(loc) > 1 and isinstance(error.get("loc", ())[1], str):
-            where += f" field '{loc[1]}'"  # schema field names only; deeper keys may be caller data
-        problems.append(f"{where} ({error.get('type', 'invalid')})")
-    return "invalid request: " + "; ".join(sorted(set(problems)))
 
 
 router = APIRouter(prefix="/api", tags=["access"], route_class=SafeValidationRoute)

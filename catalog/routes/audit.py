@@ -7,13 +7,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from catalog.deps import require_roles
-from catalog.routes.access import SafeValidationRoute
+from catalog.errors import SafeValidationRoute
 from policies.audit.log import AuditLog
-from policies.principal import Principal
+from policies.principal import ADMIN, Principal
 
 router = APIRouter(prefix="/api/audit", tags=["audit"], route_class=SafeValidationRoute)
 
-Admin = Annotated[Principal, Depends(require_roles("authority-admin"))]
+Admin = Annotated[Principal, Depends(require_roles(ADMIN))]
 
 
 def _audit(request: Request) -> AuditLog:

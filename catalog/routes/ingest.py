@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from catalog.deps import require_roles
-from gateway.publish import PublishError, send_messages
-from gateway.readers import FeedReadError, read_feed_file
-from policies.principal import Principal
+from gateway.publish import PublishError, read_for_feed, send_messages
+from gateway.readers import FeedReadError
+from policies.principal import PUBLISHER, Principal
 
 router = APIRouter(tags=["ingest"])
 
@@ -24,7 +22,7 @@ _SUFFIX = {
     "text/csv": ".csv",
 }
 
-Publisher = Annotated[Principal, Depends(require_roles("hospital-publisher"))]
+Publisher = Annotated[Principal, Depends(require_roles(PUBLISHER))]
 
 
 @router.post("/api/ingest/{hospital}/{feed}", status_code=202)
@@ -48,13 +46,10 @@ async def ingest(hospital: str, feed: str, request: Request, principal: Publishe
         raise HTTPException(status_code=413, detail="body larger than 50 MB")
 
     def work() -> int:
-        with tempfile.TemporaryDirectory(prefix="hds-ingest-") as d:
-            path = Path(d) / f"upload{suffix}"
-            path.write_bytes(body)
-            try:
-                messages = read_feed_file(path, hospital=hospital, feed=feed, format=cfg.format)
-            except FeedReadError as exc:
-                raise HTTPException(status_code=422, detail=f"{getattr(exc, 'position', '')}: {getattr(exc, 'reason', 'unreadable')}".strip(": ")) from None
+        try:  # the body as bytes; the suffix stands in for a file name's (format detection, NDJSON)
+            messages = read_for_feed(f"upload{suffix}", body, cfg)
+        except FeedReadError as exc:
+            raise HTTPException(status_code=422, detail=f"{exc.position}: {exc.reason}") from None
         with state.producer_lock:
             return send_messages(state.producer, hospital, feed, messages)
 

@@ -10,10 +10,11 @@ import re
 from typing import Any
 
 from deid.formats.context import Environment, add_identifier, add_unique
+from deid.formats.registry import FormatAdapter, register
 from deid.identity import PatientIdentity, split_written_name
 from deid.operators import RecordRejected
 from deid.operators.keep import Keep
-from deid.profile import CsvRules
+from deid.profile import CsvRules, Profile
 from deid.text.types import KnownIdentifiers, PersonName
 
 _ADDRESS_PARTS = re.compile(r"\s*[,;，、]\s*")
@@ -95,3 +96,22 @@ def deidentify_csv_row(row: dict[str, Any], rules: CsvRules, env: Environment) -
     if rules.patient_pseudonym_column:
         out[rules.patient_pseudonym_column] = ctx.patient
     return out, ctx.patient
+
+
+class CsvRowFormat(FormatAdapter):
+    name = "csv"
+
+    def compile(self, profile: Profile) -> CsvRules:
+        assert profile.csv is not None
+        return profile.csv
+
+    def coerce(self, payload: Any) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise RecordRejected("csv_not_object")
+        return payload
+
+    def deidentify(self, payload: dict[str, Any], compiled: CsvRules, env: Environment) -> tuple[dict[str, Any], str | None]:
+        return deidentify_csv_row(payload, compiled, env)
+
+
+register(CsvRowFormat())

@@ -19,16 +19,19 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from deid.formats.fhir_types import R4_RESOURCE_TYPES
 from deid.formats.context import Environment, add_identifier, add_unique
+from deid.formats.registry import FormatAdapter, register
 from deid.identity import PatientIdentity
 from deid.operators import Operator, OperatorContext, RecordRejected, build_operator
 from deid.operators.keep import Keep, kept_string, redact_kept
-from deid.profile import FhirRules
+from deid.profile import FhirRules, Profile
 from deid.text.types import KnownIdentifiers, PersonName
 
 _DATE_LIKE = re.compile(r"\d{4}-\d{2}(?:-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?)?")
@@ -55,9 +58,11 @@ _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
 
 def public_type(value: object, known: frozenset[str] = frozenset()) -> str:
-    """A resourceType for a rejection detail: echoed only when the profile knows it, since the field comes from
-    the sender and a name-shaped value ("JohnSmith") could be anything; otherwise a fixed placeholder."""
-    return value if isinstance(value, str) and value in known and _RESOURCE_TYPE.fullmatch(value) else "(type not in profile)"
+    """A resourceType for a rejection detail: echoed only when it is a FHIR R4 type name (or one the profile
+    lists), since the field comes from the sender and a name-shaped value ("JohnSmith") could be anything."""
+    if isinstance(value, str) and (value in known or value in R4_RESOURCE_TYPES) and _RESOURCE_TYPE.fullmatch(value):
+        return value
+    return "(not an R4 resource type)"
 
 
 _CONTACT_ELEMENTS = frozenset({"telecom", "address", "contact", "photo"})
@@ -490,3 +495,29 @@ def deidentify_fhir(
     if out_entries:
         out_bundle["entry"] = out_entries
     return out_bundle, first_patient
+
+
+class FhirFormat(FormatAdapter):
+    name = "fhir"
+
+    def compile(self, profile: Profile) -> tuple[FhirRules, dict[str, _CompiledRule]]:
+        assert profile.fhir is not None
+        return profile.fhir, compile_fhir(profile.fhir)
+
+    def coerce(self, payload: Any) -> dict[str, Any]:
+        if isinstance(payload, (str, bytes)):
+            try:
+                payload = json.loads(payload)
+            except ValueError:
+                raise RecordRejected("fhir_parse_error") from None
+        if not isinstance(payload, dict):
+            raise RecordRejected("fhir_not_object")
+        return payload
+
+    def deidentify(self, payload: dict[str, Any], compiled: tuple[FhirRules, dict[str, _CompiledRule]],
+                   env: Environment) -> tuple[dict[str, Any], str | None]:
+        rules, rules_by_path = compiled
+        return deidentify_fhir(payload, rules, env, rules_by_path)
+
+
+register(FhirFormat())

@@ -9,12 +9,14 @@ The output is re-serialised with CR separators and the original encoding charact
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from deid import hl7
 from deid.formats.context import Environment, add_identifier, add_unique
+from deid.formats.registry import FormatAdapter, register
 from deid.identity import PatientIdentity
-from deid.operators import Operator, OperatorContext, RecordRejected
-from deid.profile import Hl7FieldRule, Hl7Rules, Hl7SegmentRule
+from deid.operators import Operator, OperatorContext, RecordRejected, build_operator
+from deid.profile import Hl7FieldRule, Hl7Rules, Hl7SegmentRule, Profile
 from deid.text.types import KnownIdentifiers, PersonName
 
 # Where the structured part of a message names people (XPN: family in comp 1, given in comp 2) ...
@@ -245,5 +247,32 @@ def deidentify_hl7(text: str, compiled: CompiledHl7, env: Environment) -> tuple[
             continue
         out.append(_segment(seg, rule, ctx, seps))
     result = hl7.Message(out, seps).to_text()
-    hl7.parse(result)  # the output must still be a valid message (fail closed otherwise)
+    hl7.parse(result, complete=False)  # the output must still be a valid message (fail closed otherwise)
     return result, first_patient
+
+
+class Hl7v2Format(FormatAdapter):
+    name = "hl7v2"
+
+    def __init__(self) -> None:
+        self._drop = build_operator("drop")
+
+    def compile(self, profile: Profile) -> CompiledHl7:
+        assert profile.hl7v2 is not None
+        return CompiledHl7(profile.hl7v2, self._drop)
+
+    def coerce(self, payload: Any) -> str:
+        if isinstance(payload, bytes):
+            try:
+                payload = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RecordRejected("hl7_not_utf8") from None
+        if not isinstance(payload, str):
+            raise RecordRejected("hl7_not_text")
+        return payload
+
+    def deidentify(self, payload: str, compiled: CompiledHl7, env: Environment) -> tuple[str, str | None]:
+        return deidentify_hl7(payload, compiled, env)
+
+
+register(Hl7v2Format())

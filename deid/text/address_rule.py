@@ -63,11 +63,15 @@ class AddressRule:
         types, units, states = usps_tables()
         self.types = types
         unit_rx = _alternation(u for u in units if u != "#")
+        self.units = units
+        # a house number and up to five words; the street type is found among the words by set lookup (a regex
+        # alternation of 548 spellings at every digit would cost more than all other rules together)
         self.street = re.compile(
-            r"(?<![\w/.])(?P<num>\d{1,6}(?:-\d{1,4})?[A-Za-z]?)[ \t]+(?P<name>(?:[A-Za-z][A-Za-z'.\-]*[ \t]+){1,4}?)"
-            r"(?P<type>" + _alternation(types) + r")\.?(?![\w])"
-            r"(?P<unit>,?\s*(?:(?:" + unit_rx + r")\.?\s*#?\s*[A-Za-z]?\d[\w\-]*|#\s*[A-Za-z]?\d[\w\-]*"
-            r"|(?:" + _alternation(_BARE_UNITS & units | _BARE_UNITS) + r")(?![\w])))?",
+            r"(?<![\w/.])(?P<num>\d{1,6}(?:-\d{1,4})?[A-Za-z]?)[ \t]+(?P<words>[A-Za-z][A-Za-z'.\-]*(?:[ \t]+[A-Za-z][A-Za-z'.\-]*){1,4})"
+        )
+        self.unit_after = re.compile(
+            r"(?P<unit>,?[ \t]*(?:(?:" + unit_rx + r")\.?[ \t]*#?[ \t]*[A-Za-z]?\d[\w\-]*|#[ \t]*[A-Za-z]?\d[\w\-]*"
+            r"|(?:" + _alternation(_BARE_UNITS) + r")(?![\w])))",
             re.IGNORECASE,
         )
         state_rx = _alternation(states)
@@ -80,35 +84,52 @@ class AddressRule:
         self.common = common_words(12_000)
         self.po_box = re.compile(r"\b(?:p\.?\s?o\.?\s*box|post\s+office\s+box)\s*#?\s*\d{1,6}\b", re.IGNORECASE)
 
-    def _street_ok(self, text: str, m: re.Match[str]) -> bool:
+    def _street_ok(self, text: str, start: int, name: list[str], typ: str, end: int, unit: bool) -> bool:
         """A street needs street-like name words; a type that is also an everyday or clinical word ("via",
-        "radial", "ports", "rest") needs more: a unit, an address cue before, a town and state after, or
-        a name word that is not an everyday English word."""
-        raw = m.group("name").split()
-        words = [w.lower().strip(".") for w in raw]
+        "radial", "ports", "rest") needs more: a unit, an address cue before, or a town and state after."""
+        words = [w.lower().strip(".") for w in name]
         if any(w in _NOT_STREET_NAME or w in CLINICAL_WORDS for w in words):
             return False
-        if any(w.endswith(".") and len(w) > 2 for w in raw):  # "2 hour period. dr": a sentence ends inside
+        if any(w.endswith(".") and len(w) > 2 for w in name):  # "2 hour period. dr": a sentence ends inside
             return False
-        typ = m.group("type").lower()
-        if m.group("unit"):
+        if unit:
             return True
-        cue = _ADDRESS_CUE.search(text, max(0, m.start() - 24), m.start()) is not None
-        town_after = self.town.match(text, m.end() + 2) is not None if text[m.end() : m.end() + 1] == "," else False
+        cue = _ADDRESS_CUE.search(text, max(0, start - 24), start) is not None
+        town_after = self.town.match(text, end + 2) is not None if text[end : end + 1] == "," else False
         if cue or town_after:
             return True
         if typ in _CLASSIC_TYPES:
-            return typ not in ("st", "dr", "ct", "ln", "rd") or all(w[0].isupper() and not w.isupper() for w in raw)
+            return typ not in ("st", "dr", "ct", "ln", "rd") or all(w[0].isupper() and not w.isupper() for w in name)
         return False
+
+    def _streets(self, text: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        pos = 0
+        while (m := self.street.search(text, pos)) is not None:
+            pos = m.end("num")
+            words = list(re.finditer(r"[A-Za-z][A-Za-z'.\-]*", m.group("words")))
+            for k in range(1, len(words)):
+                typ = words[k].group().lower().rstrip(".")
+                if typ not in self.types:
+                    continue
+                end = m.start("words") + words[k].end()
+                end_type = end - (1 if text[end - 1] == "." else 0)
+                u = self.unit_after.match(text, end_type + (1 if text[end_type : end_type + 1] == "." else 0))
+                unit = u is not None and u.group("unit").strip(" ,") != ""
+                name = [w.group() for w in words[:k]]
+                if self._street_ok(text, m.start(), name, typ, end_type, unit):
+                    stop = u.end() if unit and u is not None else end_type
+                    out.append((m.start(), stop))
+                    pos = stop
+                break
+        return out
 
     def find(self, text: str) -> Iterable[Hit]:
         hits: list[Hit] = []
         street_ends: list[int] = []
-        for m in self.street.finditer(text):
-            if self._street_ok(text, m):
-                end = m.end("unit") if m.group("unit") else m.end("type")
-                hits.append(Hit(m.start(), end, "ADDRESS", 0.9))
-                street_ends.append(end)
+        for start, end in self._streets(text):
+            hits.append(Hit(start, end, "ADDRESS", 0.9))
+            street_ends.append(end)
         for m in self.state_zip.finditer(text):
             hits.append(Hit(m.start(), m.end(), "ADDRESS", 0.85))
         for m in self.po_box.finditer(text):

@@ -12,6 +12,7 @@ Only the patient-aware recognizer (identifiers the same message carries) overrid
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from deid.text.clinical_vocabulary import CLINICAL_VOCABULARY
 
@@ -136,6 +137,11 @@ _EPONYM_PHRASE = re.compile(
 
 
 def eponym_phrase_spans(text: str) -> list[tuple[int, int]]:
+    return list(_eponym_phrase_spans(text))
+
+
+@lru_cache(maxsize=64)  # the name rule and the merge step ask for the same text
+def _eponym_phrase_spans(text: str) -> tuple[tuple[int, int], ...]:
     """[start, end) of eponyms that precede a clinical noun ("Parkinson disease" -> the "Parkinson" part)."""
     out: list[tuple[int, int]] = []
     for m in _EPONYM_PHRASE.finditer(text):
@@ -144,7 +150,7 @@ def eponym_phrase_spans(text: str) -> list[tuple[int, int]]:
         generic = noun in _EPONYM_NOUNS and not _TITLE_BEFORE.search(text, max(0, m.start() - 8), m.start())
         if word in EPONYMS or word.rstrip("'s") in EPONYMS or (generic and len(word) > 2):
             out.append((m.start("eponym"), m.end("eponym")))
-    return out
+    return tuple(out)
 
 
 def is_allowed(word: str) -> bool:

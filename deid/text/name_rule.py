@@ -110,6 +110,7 @@ _NOT_INITIALS = frozenset(
 )
 
 
+_HARD_TITLES = frozenset("dr doctor mr mrs miss".split())
 _MONTH_NAMES = frozenset("april may june august".split())  # also first names ("Seen by April Campbell")
 
 
@@ -274,6 +275,9 @@ class NameRule:
             return
         if sc.mixed and low in lex.census and text[t.start].isupper() and not sc.word(i).isupper():  # "Dr Will Cole"
             sc.mark(i, 0.9)
+        after = text[t.end : t.end + 2]
+        if prev in _HARD_TITLES and low in lex.census and (after[:1] in (".", ",", ";", ")", "") or after == "\n"):
+            sc.mark(i, 0.85)  # "Dr. May.", "DR. MAY," (a month or function word otherwise)
         title_text = sc.word(i - 1)
         if prev in SOFT_TITLES or (prev == "ms" and title_text == "MS") or (sc.mixed and title_text.isupper()):
             if lex.is_name(low) and not self._blocked(low) and len(low) > 1:
@@ -288,6 +292,9 @@ class NameRule:
         low, lex, seed = sc.toks[i].low, self.lex, sc.seed
         prev, prev_gap = sc.low(i - 1), sc.gap(i - 1) if i > 0 else ""
         if prev in RELATIONS and "\n" not in prev_gap and len(prev_gap.strip(" ,:;(-\"'")) == 0:
+            titled = sc.mixed and sc.text[sc.toks[i].start].isupper() and not sc.word(i).isupper()
+            if titled and low in lex.census and low not in _FUNCTION:
+                sc.mark(i, 0.8)  # "Husband Brady", "son Will"
             if (low in lex.first and not self._blocked(low)) or self._unknown(low) or lex.is_rare_name(low):
                 sc.mark(i, 0.8)
             elif lex.is_name(low) and not self._blocked(low) and low not in self.very_common:
@@ -332,7 +339,10 @@ class NameRule:
         nl = sc.low(i + 1)
         nl_titled = sc.mixed and text[sc.toks[i + 1].start].isupper()
         if standalone and sc.gap(i) in (". ", ".") and len(nl) > 1 and not self._blocked(nl) and lex.is_name(nl):
-            if (low not in ("a", "i") or (nl_titled and nl in lex.last)) and (
+            a_ok = low not in ("a", "i") or (nl_titled and nl in lex.last) or (
+                low == "a" and sc.low(i - 1) in _PERSON_CUES and nl in lex.top_last
+            )
+            if a_ok and (
                 nl_titled or nl not in self.common12 or nl in lex.last
             ):
                 sc.mark(i, 0.7)
@@ -354,10 +364,26 @@ class NameRule:
         # "Seen by April Campbell", "DAKOTA JENKINS ADMITTED": after a person cue, a census first name (months
         # included) and a frequent surname
         first_ok = low in _MONTH_NAMES or (low in lex.census and not self._blocked(low))
-        if cued and sc.gap(i) == " " and nxt in lex.top_last and nxt not in self.very_common and first_ok:
+        surname_ok = (nxt not in self.very_common and nxt in lex.top_last) or (
+            low in lex.top_first and nxt in lex.census and (nxt not in self.very_common or nxt in ALLOWED_TERMS)
+        )
+        if cued and sc.gap(i) == " " and surname_ok and first_ok:  # "NATHAN FOLEY ADMITTED": eponyms as surnames
             if not sc.mixed or (text[t.start].isupper() and text[sc.toks[i + 1].start].isupper()):
                 sc.mark(i, 0.7)
                 sc.mark(i + 1, 0.7)
+        both_titled = sc.mixed and text[t.start].isupper() and text[sc.toks[i + 1].start].isupper() and not sc.word(i).isupper()
+        if cued and both_titled and sc.gap(i) == " " and low in lex.top_first and nxt in lex.census and nxt not in _FUNCTION:
+            sc.mark(i, 0.7)
+            sc.mark(i + 1, 0.7)
+        # "Smith, John" / "SMITH, JOHN Q.": a census surname, a comma, a census first name
+        if sc.gap(i) == ", " and (low in lex.last or low in lex.census and low in ALLOWED_TERMS) and (nxt in lex.first and not self._blocked(nxt) or nxt in _MONTH_NAMES):
+            initial = i + 2 < sc.n and len(sc.low(i + 2)) == 1 and sc.gap(i + 1) == " "
+            rare = low not in self.common12 or nxt not in self.common12
+            if cued or initial or rare:
+                sc.mark(i, 0.75)
+                sc.mark(i + 1, 0.75)
+                if initial:
+                    sc.mark(i + 2, 0.75)
         if self._blocked(low):
             return
         if sc.gap(i) == " " and low in lex.first and self._person_word(nxt) and lex.is_name(nxt) | (nxt not in self.common):
@@ -369,15 +395,6 @@ class NameRule:
             elif cued and low in lex.top_first and (nxt in lex.top_last or nxt in lex.top_first) and (titled or not sc.mixed):
                 sc.mark(i, 0.7)
                 sc.mark(i + 1, 0.7)
-        # "Smith, John" / "SMITH, JOHN Q.": a census surname, a comma, a census first name
-        if sc.gap(i) == ", " and low in lex.last and nxt in lex.first and not self._blocked(nxt):
-            initial = i + 2 < sc.n and len(sc.low(i + 2)) == 1 and sc.gap(i + 1) == " "
-            rare = low not in self.common12 or nxt not in self.common12
-            if cued or initial or rare:
-                sc.mark(i, 0.75)
-                sc.mark(i + 1, 0.75)
-                if initial:
-                    sc.mark(i + 2, 0.75)
         # a nickname in quotes between first and last name
         if low in lex.first and i + 2 < sc.n and sc.gap(i).strip() == '"' and sc.gap(i + 1).strip() == '"':
             if lex.is_name(sc.low(i + 2)) or sc.low(i + 2) not in self.common:

@@ -11,6 +11,7 @@ hospital abbreviations, and a general list of US states and large cities.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable
 
 from deid.text.allowlist import ALLOWED_TERMS, CLINICAL_WORDS
@@ -174,8 +175,14 @@ PLACE_PREFIXES = frozenset("north south east west new lake port fort mount mt sa
 _LIVE_CUES = frozenset("lives live lived living resides reside resided residing moved relocated native born grew".split())
 # census names that are also ordinary words before facility words ("cardiac rehab center", "the cancer center")
 _NOT_HEADS = frozenset("cancer heart eye dental cardiac state city general private public main new old".split())
+_NAMED_FACILITIES = frozenset("clinic hospital hosp memorial infirmary hospice nursing rehabilitation urgent".split())
 _FUNCTION_WORDS = frozenset("and or but the a an with for on at by is was were has had her his their".split())
 _HOSPITAL_ABBREVIATION = re.compile(r"\b[A-Za-z]{0,3}(?:[Hh]|MC|HC|mc|hc)\b")
+
+
+@lru_cache(maxsize=16)
+def _mixed(text: str) -> bool:
+    return is_mixed_case(text)
 
 
 class PlaceRule:
@@ -187,6 +194,7 @@ class PlaceRule:
         self.first_names = name_lexicon().first
         self.census = name_lexicon().census
         self.very_common = common_words(1500)
+        self.top_last = name_lexicon().top_last
         self.drugs = drug_words()
         self.gazetteer = city_gazetteer()
 
@@ -212,10 +220,14 @@ class PlaceRule:
     def _head_word_ok(self, w: str, facility: str, nxt: str, titled: bool = False) -> bool:
         """May `w` be part of the name before the facility word? Common words only before a strong facility
         word, or when they are census names or town prefixes ("Gray Clinic", "Port Linda Urgent Care")."""
+        if titled and w in self.census and w not in _NOT_HEADS and w not in WARD_WORDS:
+            return True  # "Foley Clinic", "Day Clinic": a capitalised name before a facility word
         if w.isdigit() or self._plain(w) or "'" in w:
             return len(w) == 1 and nxt == "of"  # "U OF MD"
         if w in PLACE_PREFIXES or (w in self.census and w not in _NOT_HEADS and (titled or w not in self.very_common)):
             return True
+        if facility in _NAMED_FACILITIES and w in self.top_last and w not in _NOT_HEADS:
+            return True  # "SMITH CLINIC", "young nursing home": a frequent surname before a clinic word
         if w in self.common and facility not in _STRONG_FACILITY:
             return False
         return not (_NOT_A_PLACE.search(w) and facility not in _STRONG_FACILITY)
@@ -226,7 +238,7 @@ class PlaceRule:
         if low not in FACILITY_WORDS or i == 0:
             return []
         j, first, skipping = i - 1, None, True
-        mixed = is_mixed_case(text)
+        mixed = _mixed(text)
         while j >= 0 and self._same_line(text, toks, j, j + 1) and i - j <= 5:
             w = toks[j][2]
             if w in MOVE_VERBS or w in PREPOSITIONS or w in ("the", "a", "an", "his", "her", "their"):

@@ -97,16 +97,17 @@ def _known_key(known: KnownIdentifiers) -> tuple:  # type: ignore[type-arg]
     """The identifiers' content (not the object): a message's notes share one compiled rule, and a changed
     set of identifiers can never reuse a rule built for another."""
     return (tuple((n.family, tuple(n.given)) for n in known.names), tuple(known.identifiers), tuple(known.phones),
-            tuple(known.addresses), tuple(known.emails), tuple(known.dates))
+            tuple(known.addresses), tuple(known.emails), tuple(known.dates), tuple(known.phrases))
 
 
 @lru_cache(maxsize=64)
 def _known_recognizer(key: tuple, language: str) -> RuleRecognizer:  # type: ignore[type-arg]
     """Compiling a record's identifier patterns costs more than searching a note with them; an HL7 message
     has several notes (OBX/NTE segments), all searched for the same identifiers."""
-    names, identifiers, phones, addresses, emails, dates = key
+    names, identifiers, phones, addresses, emails, dates, phrases = key
     known = KnownIdentifiers(names=[PersonName(f, tuple(g)) for f, g in names], identifiers=list(identifiers),
-                             phones=list(phones), addresses=list(addresses), emails=list(emails), dates=list(dates))
+                             phones=list(phones), addresses=list(addresses), emails=list(emails), dates=list(dates),
+                             phrases=list(phrases))
     return RuleRecognizer(KnownRule(known), language)
 
 

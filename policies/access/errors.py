@@ -1,14 +1,14 @@
-"""Domain errors of access governance, each with the HTTP status it maps to and a public message.
+"""Domain errors of access governance, each with a public message (no HTTP here).
 
 The message is safe to return to any caller: it names states, fields and reason codes, never request content.
-`catalog.governance.install` maps every `AccessError` to `{"detail": public_reason}` once for the whole app.
+The HTTP layer's one error map (`catalog/errors.py`) decides the status each class answers with.
 """
 
 from __future__ import annotations
 
 
 class AccessError(Exception):
-    status_code = 400
+    """Any refusal of access governance; the base answers as a bad request."""
 
     def __init__(self, public_reason: str) -> None:
         super().__init__(public_reason)
@@ -18,21 +18,17 @@ class AccessError(Exception):
 class InvalidAccessRequest(AccessError):
     """The request body is well-formed JSON but not acceptable (unknown dataset, widened columns...)."""
 
-    status_code = 422
-
 
 class NotFound(AccessError):
-    status_code = 404
+    """No such access request or grant (or not one the caller may see)."""
 
 
 class Forbidden(AccessError):
-    status_code = 403
+    """The caller may not do this (role, ownership, or a token without the grant yet)."""
 
 
 class IllegalTransition(AccessError):
     """The action is not allowed from the request's or grant's current status."""
-
-    status_code = 409
 
     def __init__(self, action: str, current: str, allowed_from: frozenset[str] | tuple[str, ...] = (),
                  kind: str = "an access request") -> None:
@@ -48,8 +44,6 @@ class IllegalTransition(AccessError):
 class GrantNotActive(AccessError):
     """`active_grant` refused: the grant is missing, not the caller's, revoked or expired (reason code)."""
 
-    status_code = 403
-
     def __init__(self, reason: str) -> None:
         messages = {
             "missing": "grant not found",
@@ -58,11 +52,7 @@ class GrantNotActive(AccessError):
         }
         super().__init__(messages.get(reason, "grant not found"))
         self.reason = reason
-        if reason == "missing":
-            self.status_code = 404
 
 
 class MirrorUnavailable(AccessError):
     """The identity provider could not record the grant; nothing was approved (fail closed)."""
-
-    status_code = 503

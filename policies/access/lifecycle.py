@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from policies.access.errors import IllegalTransition
 from policies.access.model import RequestStatus
+from policies.principal import ADMIN, STEWARD
 
 S = RequestStatus
 OPEN = frozenset({S.SUBMITTED, S.UNDER_REVIEW})
-FINAL = frozenset({S.APPROVED, S.REFUSED, S.WITHDRAWN})
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,9 @@ class Transition:
 
 
 TRANSITIONS: dict[str, Transition] = {
-    "review": Transition("review", frozenset({S.SUBMITTED}), S.UNDER_REVIEW, frozenset({"data-steward"})),
-    "approve": Transition("approve", OPEN, S.APPROVED, frozenset({"authority-admin"})),
-    "refuse": Transition("refuse", OPEN, S.REFUSED, frozenset({"authority-admin"})),
+    "review": Transition("review", frozenset({S.SUBMITTED}), S.UNDER_REVIEW, frozenset({STEWARD})),
+    "approve": Transition("approve", OPEN, S.APPROVED, frozenset({ADMIN})),
+    "refuse": Transition("refuse", OPEN, S.REFUSED, frozenset({ADMIN})),
     "withdraw": Transition("withdraw", OPEN, S.WITHDRAWN, frozenset()),
 }
 

@@ -27,13 +27,10 @@ from policies.access.lifecycle import OPEN, TRANSITIONS, next_status
 from policies.access.model import AccessRequest, Columns, Grant, GrantStatus, HistoryEntry, Party, RequestStatus
 from policies.audit.log import SYSTEM_ACTOR, AuditLog
 from policies.audit.transaction import CursorFactory, WriteLock, read_cursor, write_transaction
-from policies.principal import Principal
+from policies.principal import ADMIN, RESEARCHER, STEWARD, Principal
 
 log = logging.getLogger(__name__)
 
-ADMIN = "authority-admin"
-STEWARD = "data-steward"
-RESEARCHER = "researcher"
 MAX_DURATION_DAYS = 3650
 MAX_TEXT = 4000
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from policies.identity.errors import DevIssuerRefused, IdentityConfigError
 from policies.identity.jwks import JwksDocument, StaticJwksSource
 from policies.identity.verifier import ALGORITHM, TokenVerifier
-from policies.principal import ROLES
+from policies.principal import PUBLISHER, ROLES
 
 if TYPE_CHECKING:
     from policies.settings import Settings
@@ -93,7 +93,7 @@ class DevIssuer:
             raise ValueError("a user name is required")
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
-        if "hospital-publisher" in role_list and not hospital:
+        if PUBLISHER in role_list and not hospital:
             raise ValueError("a hospital-publisher token must name its hospital")
         now = int(self._clock())
         claims: dict[str, Any] = {

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 
 class AuthError(Exception):
-    """A bearer token was refused. `public_reason` is safe to return to the caller; `status_code` is 401 or 403."""
+    """A bearer token was missing or refused. `public_reason` is safe to return to the caller."""
 
-    def __init__(self, public_reason: str, status_code: int = 401) -> None:
+    def __init__(self, public_reason: str) -> None:
         super().__init__(public_reason)
         self.public_reason = public_reason
-        self.status_code = status_code
 
 
 class IdentityConfigError(RuntimeError):

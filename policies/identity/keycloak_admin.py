@@ -22,7 +22,7 @@ from keycloak.exceptions import KeycloakError, KeycloakGetError
 
 from policies.identity.errors import GrantMirrorError, IdentityConfigError
 from policies.identity.realm import RealmSpec
-from policies.principal import Principal
+from policies.principal import PUBLISHER, Principal
 
 if TYPE_CHECKING:
     from policies.settings import Settings
@@ -136,7 +136,7 @@ def bootstrap_realm(
     for hospital in hospitals:
         _check_name(hospital, "hospital")
         group_id = _ensure_group(admin, hospital_group_path(hospital), report)
-        _ensure_group_roles(admin, group_id, ["hospital-publisher"], hospital_group_path(hospital), report)
+        _ensure_group_roles(admin, group_id, [PUBLISHER], hospital_group_path(hospital), report)
     return report
 
 

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from governance_kit import DATASETS, Clock, RecordingMirror, TokenKit
 
 from policies.access import GrantNotActive
+from catalog import errors
 from catalog.governance import Governance, install
 from policies.principal import ROLES, Principal
 
@@ -44,6 +45,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     kit, clock, mirror = TokenKit(), Clock(), RecordingMirror()
     app = FastAPI()
     app.state.verifier = kit.verifier()
+    errors.install(app)
     gov = install(app, cursor_factory=con.cursor, write_lock=threading.Lock(), mirror=mirror,
                   dataset_exists=DATASETS.__contains__, now=clock)
     with TestClient(app) as client:

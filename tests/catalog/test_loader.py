@@ -9,11 +9,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pipeline_kit import wait_for
+from pipeline_kit import Faulty, wait_for
 from kafka import KafkaProducer
 
 from catalog.loader import Loader, validate_envelope
 from catalog.store import CatalogStore
+from gateway.consume_loop import LoopConfig
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +98,25 @@ def test_given_malformed_records_then_they_are_rejected_and_skipped(broker: str,
 @pytest.mark.parametrize("value", [b"", b"[]", b'{"record_id": 5, "dataset": "d"}', b'{"dataset": "d"}'])
 def test_given_a_value_that_is_not_an_envelope_then_validation_refuses(value: bytes) -> None:
     assert validate_envelope("hds.deid.d", value) is None
+
+
+def test_given_a_failing_catalog_write_then_the_loader_retries_and_loads_every_row(broker: str, tmp_path: Path) -> None:
+    dataset = "ds_" + uuid.uuid4().hex[:8]
+    producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+    for i in range(25):
+        producer.send(f"hds.deid.{dataset}", key=f"w{i}".encode(), value=envelope(f"w{i}", dataset))
+    producer.flush()
+    producer.close()
+    store = CatalogStore(tmp_path / "c.duckdb")
+    faulty = Faulty(store, {"apply_batch": 2})  # the real store; its first two writes fail
+    loader = Loader(faulty, bootstrap=broker, group_id="ld-" + uuid.uuid4().hex,  # type: ignore[arg-type]
+                    loop=LoopConfig(max_backoff_s=0.5))
+    stop = threading.Event()
+    t = threading.Thread(target=loader.run, args=(stop,), daemon=True)
+    t.start()
+    assert wait_for(lambda: rows(store, dataset) == 25, timeout=90)
+    stop.set()
+    t.join(30)
+    assert faulty.fail["apply_batch"] == 0 and loader.stats.loop.retries == 2
+    assert faulty.calls["apply_batch"] >= 3
+    store.close()

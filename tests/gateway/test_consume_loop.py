@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
-from pipeline_kit import wait_for
+from pipeline_kit import Faulty, lab_messages, wait_for
 
-from catalog.loader import Loader
-from catalog.store import CatalogStore
 from gateway.consume_loop import ConsumeLoop, JoinGuard, LoopConfig, flatten, next_offsets
 from gateway.kafka_io import make_consumer, make_producer
 from gateway.publish import send_messages
@@ -36,36 +34,6 @@ def broker() -> Iterator[str]:
 
     with EmbeddedBroker() as b:
         yield b.bootstrap
-
-
-class Faulty:
-    """Delegates to a real client; `fail[name]` = how many of the next calls to `name` raise first."""
-
-    def __init__(self, inner: Any, fail: dict[str, int]) -> None:
-        self._inner = inner
-        self.fail = fail
-        self.calls: dict[str, int] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name not in self.fail:
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] = self.calls.get(name, 0) + 1
-            if self.fail[name] > 0:
-                self.fail[name] -= 1
-                raise ConnectionError(f"injected {name} failure")
-            return attr(*args, **kwargs)
-
-        return call
-
-
-def lab_messages(tmp_path: Path, n: int) -> list[Any]:
-    generate(tmp_path / "feeds", seed=23, patients=max(12, n))
-    msgs = read_feed_file(tmp_path / "feeds" / "riverside" / "lab.csv", hospital="riverside", feed="lab")
-    assert len(msgs) >= n
-    return msgs[:n]
 
 
 def record_ids(broker: str, topic: str) -> list[str]:
@@ -98,10 +66,11 @@ def test_given_failing_produces_then_the_slice_is_retried_and_nothing_is_lost(br
     producer.close()
 
     wrapped: list[Faulty] = []
+    faults = {"flush": 2}  # shared: a failed send makes the service renew its producer
 
     def wrap(client: Any) -> Any:
-        if hasattr(client, "send"):  # the producer: its first two flushes fail
-            wrapped.append(Faulty(client, {"flush": 2}))
+        if hasattr(client, "send"):  # the producers: the first two flushes fail
+            wrapped.append(Faulty(client, faults))
             return wrapped[-1]
         return client
 
@@ -111,7 +80,8 @@ def test_given_failing_produces_then_the_slice_is_retried_and_nothing_is_lost(br
     assert wait_for(lambda: service.stats.consumed >= 40, timeout=90)
     stop.set()
     t.join(30)
-    assert wrapped and wrapped[0].fail["flush"] == 0, "the injected failures were not reached"
+    assert faults["flush"] == 0, "the injected failures were not reached"
+    assert len(wrapped) == 3, "each failed send renews the producer"
     assert service.stats.loop.retries == 2
     assert service.stats.loop.redelivered >= 2, "a retried slice handles its records again"
     assert service.stats.produced == 40
@@ -150,34 +120,6 @@ def test_given_a_failing_commit_then_the_records_come_again_after_a_restart(brok
     stop.set()
     t.join(30)
     assert a.stats.consumed == 30 and b.stats.consumed == 30, "exactly what was not committed comes again"
-
-
-def test_given_a_failing_catalog_write_then_the_loader_retries_and_loads_every_row(broker: str, tmp_path: Path) -> None:
-    settings = settings_for(tmp_path)
-    processor = build_processor(settings)
-    msgs = lab_messages(tmp_path, 25)
-    producer = make_producer(broker)
-    send_messages(producer, "riverside", "lab", msgs)
-    producer.close()
-    gw = GatewayService(processor, bootstrap=broker, group_id="gw-" + uuid.uuid4().hex, assignment="static")
-    gstop, gt = run(gw)
-    assert wait_for(lambda: gw.stats.consumed >= 25, timeout=90)
-    gstop.set()
-    gt.join(30)
-    expected = {processor.record_id("riverside", "lab", m.message_id.encode(), m.payload) for m in msgs}
-
-    store = CatalogStore(tmp_path / "c.duckdb")
-    faulty = Faulty(store, {"apply_batch": 2})
-    loader = Loader(faulty, bootstrap=broker, group_id="ld-" + uuid.uuid4().hex,  # type: ignore[arg-type]
-                    loop=LoopConfig(max_backoff_s=0.5))
-    stop, t = run(loader)
-    loaded = lambda: {r[0] for r in store.cursor().execute("SELECT record_id FROM lab_results").fetchall()} \
-        if "lab_results" in store.dataset_ids() else set()  # noqa: E731
-    assert wait_for(lambda: expected <= loaded(), timeout=90)
-    stop.set()
-    t.join(30)
-    assert faulty.fail["apply_batch"] == 0 and loader.stats.loop.retries == 2
-    store.close()
 
 
 def test_given_a_stop_during_a_slice_then_the_handler_stops_early_and_only_its_part_is_committed(
@@ -227,3 +169,43 @@ def test_given_offsets_then_slices_commit_the_next_offset_of_each_partition() ->
     offsets = next_offsets(flat[:2])
     assert {tp.partition: o.offset for tp, o in offsets.items()} == {0: 10, 1: 6}
     assert JoinGuard.joining(object()) is False
+
+
+def test_given_a_broker_that_lost_its_data_then_the_loop_says_so_and_reads_the_new_log(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker().start()
+    try:
+        topic = "loop-restart"
+        producer = make_producer(broker.bootstrap)
+        for i in range(30):
+            producer.send(topic, value=b"old-%d" % i, partition=0)
+        producer.flush()
+        got: list[bytes] = []
+
+        def handler(records: Any, deadline: float, stop_: threading.Event) -> int:
+            got.extend(r.value for r in records)
+            return len(records)
+
+        loop = ConsumeLoop(lambda: make_consumer(broker.bootstrap, group_id="g-restart"), handler,
+                           pattern=f"^{topic}$", assignment="static")
+        stop = threading.Event()
+        t = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+        t.start()
+        assert wait_for(lambda: len(got) == 30, timeout=60)
+        broker.stop()  # memory-only: every topic and committed offset is gone
+        broker.start()
+        producer.close()
+        producer = make_producer(broker.bootstrap)  # the old one's producer id died with the broker
+        for f in [producer.send(topic, value=b"new-%d" % i, partition=0) for i in range(5)]:
+            f.get(timeout=30)
+        assert wait_for(lambda: len(got) == 35, timeout=60), "the records of the new log are read"
+        stop.set()
+        t.join(30)
+        producer.close()
+        assert got[30:] == [b"new-%d" % i for i in range(5)]
+        assert loop.stats.log_resets >= 1
+        assert any("lost its data" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    finally:
+        broker.stop()

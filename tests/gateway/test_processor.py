@@ -109,7 +109,8 @@ def test_given_an_unknown_fhir_type_then_the_dead_letter_never_echoes_a_free_tex
     headers = json.dumps([(k, v.decode()) for k, v in out.headers])
     assert "Smith" not in headers and "555" not in headers
     named = processor.process("hds.raw.st-luke.fhir", b"k", b'{"resourceType": "Appointment"}', {})
-    assert named.dead_letter and dict((k, v.decode()) for k, v in named.headers)["dlq-detail"] == "Appointment"
+    # deid echoes only resource types its profile knows (an unknown one is never echoed, however it looks)
+    assert named.dead_letter and dict((k, v.decode()) for k, v in named.headers)["dlq-detail"] == "(type not in profile)"
 
 
 def test_given_a_csv_published_without_its_header_then_the_dead_letter_names_no_value(processor: Processor) -> None:
@@ -119,3 +120,42 @@ def test_given_a_csv_published_without_its_header_then_the_dead_letter_names_no_
     assert out.dead_letter and out.reason == "csv_unknown_column"
     headers = json.dumps([(k, v.decode()) for k, v in out.headers])
     assert "ADEYEMI" not in headers and "6512330" not in headers and "column 1" in headers
+
+
+ORU = (
+    "MSH|^~\\&|LAB|STL|HDS|CITY|20250314083000||ORU^R01^ORU_R01|LAB0001|P|2.5\r"
+    "PID|1||8812345^^^STL^MR||WHITAKER^MARGARET\rOBR|1|||GLU\rOBX|1|NM|GLU||5.4|mmol/L|||||F\r"
+)
+
+
+@pytest.mark.parametrize(("feed", "value", "reason", "detail"), [
+    ("adt", ORU, "message_type_not_accepted", "MSH-9 ORU"),  # an ORU on the ADT feed
+    ("adt", ADT.replace("ADT^A01", "ADT^A40"), "event_not_accepted", "MSH-9 ADT^A40"),
+    ("adt", "\r".join(s for s in ADT.split("\r") if not s.startswith("PID")), "missing_segment", "PID"),
+    ("oru", ADT.replace("ADT^A01", "ORU^R01"), "missing_segment", "OBR"),
+    ("oru", ORU[: ORU.index("OBX|") + 6], "hl7_parse_error", "hl7_truncated_segment segment 4 OBX (2 of 3 fields)"),
+])
+def test_given_a_message_the_feed_does_not_take_then_it_is_dead_lettered_with_the_rule_it_broke(
+        processor: Processor, feed: str, value: str, reason: str, detail: str) -> None:
+    out = processor.process(f"hds.raw.st-luke.{feed}", b"mid-9", value.encode(), headers(feed=feed))
+    assert out.dead_letter and out.reason == reason
+    got = dict((k, v.decode()) for k, v in out.headers)
+    assert got["dlq-detail"] == detail
+    assert "WHITAKER" not in json.dumps(got)
+
+
+def test_given_the_registry_then_hl7_feeds_declare_types_and_segments_and_others_may_not(tmp_path: Path) -> None:
+    from policies.feeds import FeedRegistry, FeedRegistryError
+
+    reg = FeedRegistry.load(Path("policies/feeds.yaml"))
+    adt = reg.lookup("st-luke", "adt")
+    assert adt is not None and "ADT^A01" in adt.message_types and adt.required_segments == ("PID",)
+    bad = tmp_path / "feeds.yaml"
+    bad.write_text("hospitals: {h: {name: H}}\nfeeds:\n  lab: {format: csv, profile: p, dataset: d, "
+                   "message_types: [ORU^R01]}\n")
+    with pytest.raises(FeedRegistryError, match="feeds.lab.message_types"):
+        FeedRegistry.load(bad)
+    bad.write_text("hospitals: {h: {name: H}}\nfeeds:\n  adt: {format: hl7v2, profile: p, dataset: d, "
+                   "message_types: [adt-a01]}\n")
+    with pytest.raises(FeedRegistryError, match="feeds.adt.message_types"):
+        FeedRegistry.load(bad)

@@ -57,3 +57,13 @@ def test_given_csv_columns_then_reserved_and_unsafe_names_are_left_out() -> None
 def test_given_something_that_is_not_hl7_then_projection_refuses(payload: str) -> None:
     with pytest.raises(ValueError):
         project("hl7v2", payload)
+
+
+def test_given_the_registries_then_every_format_has_a_reader_an_adapter_and_a_projection() -> None:
+    from deid import formats as deid_formats
+    from gateway import projection
+    from gateway.readers import FORMATS
+
+    assert sorted(projection.formats()) == sorted(deid_formats.names()) == sorted(FORMATS)
+    with pytest.raises(ValueError, match="registered twice"):
+        projection.register("csv", lambda payload: ({}, {}))

@@ -21,6 +21,7 @@ from policies.settings import Settings
 from catalog.cli.synth.feeds import generate
 
 pytestmark = pytest.mark.integration
+ONLY_LAB = r"^hds\.raw\.riverside\.lab$"  # other tests leave raw messages on the shared broker
 
 
 def run(service: GatewayService) -> tuple[threading.Event, threading.Thread]:
@@ -51,7 +52,7 @@ def test_given_a_restart_then_the_gateway_resumes_after_its_committed_offsets(br
     producer = make_producer(broker)
     send_messages(producer, "riverside", "lab", first)
 
-    a = GatewayService(processor, bootstrap=broker, group_id=group, assignment="static")
+    a = GatewayService(processor, bootstrap=broker, group_id=group, assignment="static", pattern=ONLY_LAB)
     stop, t = run(a)
     assert wait_for(lambda: a.stats.consumed >= 20)
     stop.set()
@@ -59,7 +60,7 @@ def test_given_a_restart_then_the_gateway_resumes_after_its_committed_offsets(br
     assert a.stats.produced == 20 and a.stats.dead_lettered == 0
 
     send_messages(producer, "riverside", "lab", second)
-    b = GatewayService(processor, bootstrap=broker, group_id=group, assignment="static")
+    b = GatewayService(processor, bootstrap=broker, group_id=group, assignment="static", pattern=ONLY_LAB)
     stop, t = run(b)
     assert wait_for(lambda: b.stats.consumed >= 5)
     time.sleep(2.0)
@@ -77,7 +78,8 @@ def test_given_an_unknown_feed_then_its_messages_are_dead_lettered_and_the_rest_
     producer = make_producer(broker)
     feed = "x" + uuid.uuid4().hex[:8]
     producer.send(f"hds.raw.north-general.{feed}", value=b"MSH|^~\\&|A|B").get(10)
-    service = GatewayService(processor, bootstrap=broker, group_id="gw-" + uuid.uuid4().hex, assignment="static")
+    service = GatewayService(processor, bootstrap=broker, group_id="gw-" + uuid.uuid4().hex, assignment="static",
+                             pattern=rf"^hds\.raw\.north-general\.{feed}$")  # not other tests' backlog
     stop, t = run(service)
     assert wait_for(lambda: service.stats.reasons.get("unknown_feed", 0) >= 1)
     stop.set()
@@ -101,14 +103,14 @@ def test_given_a_metrics_port_then_health_and_counts_are_served(broker: str, tmp
 
     settings = Settings.from_env({"HDS_ENV": "test", "HDS_DATA_DIR": str(tmp_path / "d"),
                                   "HDS_DEID_KEY": "test-key-0123456789-0123456789-abcdef"})
+    feed = "y" + uuid.uuid4().hex[:8]
     service = GatewayService(build_processor(settings), bootstrap=broker, group_id="gw-" + uuid.uuid4().hex,
-                             assignment="static")
+                             assignment="static", pattern=rf"^hds\.raw\.st-luke\.{feed}$")  # not others' backlog
     port = free_port()
     server = start_metrics_server(service, port, host="127.0.0.1")
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 503  # not running yet
         producer = make_producer(broker)
-        feed = "y" + uuid.uuid4().hex[:8]
         producer.send(f"hds.raw.st-luke.{feed}", value=b"MSH|^~\\&|A|B").get(10)
         producer.close()
         stop, t = run(service)

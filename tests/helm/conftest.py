@@ -8,7 +8,7 @@ import pytest
 import yaml
 from helm_python import Chart
 
-from helm_kit import CHART_DIR, MINIMAL_PRODUCTION, REALM_JSON, Release, merged, render
+from helm_kit import CHART_DIR, MINIMAL_PRODUCTION, REALM_JSON, WITH_MLLP, Release, dev_values, merged, render
 
 @pytest.fixture(scope="session")
 def chart() -> Iterator[Chart]:
@@ -43,3 +43,18 @@ def minimal(chart: Chart) -> Release:
 @pytest.fixture(scope="session")
 def full(chart: Chart, ci_values: dict[str, Any]) -> Release:
     return render(chart, ci_values)
+
+
+@pytest.fixture(scope="session")
+def dev(chart: Chart) -> Release:
+    """helm/hds/values-dev.yaml as it is: what `make kube-smoke` plays."""
+    return render(chart, dev_values())
+
+
+@pytest.fixture(scope="session")
+def with_mllp(chart: Chart) -> Release:
+    return render(chart, WITH_MLLP)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "podman: plays the chart as pods with podman (make test includes it where podman is installed)")

@@ -13,6 +13,7 @@ from helm_python import Chart
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "helm" / "hds"
+DEV_VALUES = CHART_DIR / "values-dev.yaml"
 RELEASE = "city"
 NAMESPACE = "hds"
 
@@ -85,3 +86,15 @@ MINIMAL_PRODUCTION: dict[str, Any] = {
 
 # A small realm in Keycloak's import format, carried in values (keycloak.deploy.realmJson).
 REALM_JSON = json.dumps({"realm": "hds", "enabled": True, "roles": {"realm": [{"name": "researcher"}]}})
+
+# MLLP listeners for two feeds of one hospital (one of them with two replicas) on a production release.
+MLLP_LISTENERS: list[dict[str, Any]] = [
+    {"hospital": "st-luke", "feed": "adt"},
+    {"hospital": "st-luke", "feed": "lab_csv", "port": 2576, "replicas": 2},
+]
+WITH_MLLP: dict[str, Any] = merged(MINIMAL_PRODUCTION, {"mllp": {"enabled": True, "listeners": MLLP_LISTENERS}})
+
+
+def dev_values() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(DEV_VALUES.read_text())
+    return loaded

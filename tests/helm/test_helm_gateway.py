@@ -99,3 +99,4 @@ def test_gateway_liveness_probe_checks_the_consume_loop_on_the_metrics_port(mini
     assert gw["ports"] == [{"name": "metrics", "containerPort": 9100}]
     assert gw["livenessProbe"]["httpGet"] == {"path": "/health", "port": "metrics"}
     assert env_of(gw)["HDS_GATEWAY_METRICS_PORT"]["value"] == "9100"
+    assert env_of(gw)["HDS_GATEWAY_METRICS_HOST"]["value"] == "0.0.0.0"

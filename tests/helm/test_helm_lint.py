@@ -69,3 +69,19 @@ def test_packaged_chart_carries_the_realm_and_renders_like_the_directory(tmp_pat
         assert "files/realm-hds.json" in {f["name"] for f in packaged.files}
         with Chart.load(CHART_DIR) as directory:
             assert packaged.render(ci_values, name="city", namespace="hds") == directory.render(ci_values, name="city", namespace="hds")
+
+
+def test_given_values_dev_yaml_then_helm_lint_reports_no_warning_or_error() -> None:
+    from helm_kit import dev_values
+
+    report = helm_python.lint(CHART_DIR, dev_values(), strict=True, namespace="hds", kube_version="v1.30.0")
+    assert report["total_charts_linted"] == 1
+    assert _problems(report) == []
+
+
+def test_given_every_optional_part_enabled_then_helm_lint_reports_no_warning_or_error() -> None:
+    from helm_kit import WITH_MLLP
+
+    values = merged(WITH_MLLP, {"gateway": {"autoscaling": {"enabled": True}}})
+    report = helm_python.lint(CHART_DIR, values, strict=True, namespace="hds", kube_version="v1.30.0")
+    assert _problems(report) == []

@@ -42,11 +42,23 @@ def test_every_pod_runs_as_non_root_without_privilege_escalation(full: Release) 
             assert c["securityContext"]["capabilities"]["drop"] == ["ALL"], name
 
 
-def test_every_container_but_keycloak_has_a_read_only_root_filesystem(full: Release) -> None:
-    for name, spec in _pod_specs(full):
-        for c in spec["containers"]:
-            expected = name != "city-hds-keycloak"  # Keycloak's `start` writes its build under /opt/keycloak
-            assert c["securityContext"]["readOnlyRootFilesystem"] is expected, name
+def test_every_container_has_a_read_only_root_filesystem(full: Release, dev: Release, with_mllp: Release) -> None:
+    containers = [(name, c) for release in (full, dev, with_mllp) for name, spec in _pod_specs(release)
+                  for c in spec["containers"]]
+    assert len(containers) >= 8
+    assert [name for name, c in containers if c["securityContext"].get("readOnlyRootFilesystem") is not True] == []
+
+
+def test_keycloak_writes_only_to_the_emptydirs_its_read_only_container_needs(full: Release) -> None:
+    spec = full.get("Deployment", "city-hds-keycloak")["spec"]["template"]["spec"]
+    [kc] = spec["containers"]
+    mounts = {m["mountPath"]: m["name"] for m in kc["volumeMounts"]}
+    empty = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+    writable = {path for path, volume in mounts.items() if volume in empty}
+    assert writable == {"/tmp", "/opt/keycloak/lib/quarkus", "/opt/keycloak/data"}
+    # The realm import sits inside the writable data directory, mounted read-only from its ConfigMap.
+    [realm] = [m for m in kc["volumeMounts"] if m["name"] == "realm"]
+    assert realm["mountPath"] == "/opt/keycloak/data/import" and realm["readOnly"] is True
 
 
 def test_every_container_declares_resource_requests_and_limits(full: Release) -> None:
@@ -119,3 +131,52 @@ def test_given_no_kafka_peers_then_kafka_egress_is_port_restricted_to_any_host(
     rules: list[dict[str, Any]] = _policy(minimal, component)["spec"]["egress"]
     [kafka_rule] = [r for r in rules if r["ports"][0]["port"] == 9092]
     assert "to" not in kafka_rule
+
+
+def _pod_labels(release: Release) -> dict[str, dict[str, str]]:
+    return {m["metadata"]["name"]: m["spec"]["template"]["metadata"]["labels"]
+            for kind in ("Deployment", "StatefulSet") for m in release.all(kind)}
+
+
+@pytest.mark.parametrize("release_name", ["full", "dev", "with_mllp"])
+def test_the_catalog_can_open_no_connection_into_the_raw_zone(release_name: str, request: pytest.FixtureRequest) -> None:
+    release: Release = request.getfixturevalue(release_name)
+    restricted = {name: labels for name, labels in _pod_labels(release).items() if labels.get("hds.city/zone") == "restricted"}
+    assert "city-hds-gateway" in restricted
+    egress = _policy(release, "catalog")["spec"]["egress"]
+    for rule in egress:
+        for peer in rule.get("to", []):
+            selected = peer.get("podSelector", {}).get("matchLabels")
+            if selected is not None:
+                assert [n for n, labels in restricted.items() if selected.items() <= labels.items()] == []
+    # Nor may it reach a restricted pod's own ports (gateway metrics, MLLP listeners) through an open-ended rule.
+    restricted_ports = {p["containerPort"] for kind in ("Deployment",) for m in release.all(kind)
+                        if m["metadata"]["name"] in restricted
+                        for c in m["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
+    assert restricted_ports and restricted_ports.isdisjoint(_egress_ports(_policy(release, "catalog")))
+
+
+def test_restricted_zone_pods_admit_no_connection_from_the_catalog(chart: Chart) -> None:
+    from helm_kit import WITH_MLLP
+
+    senders = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "hospital-gateways"}}}]
+    release = render(chart, merged(WITH_MLLP, {"mllp": {"allowFrom": senders}}))
+    catalog = release.get("StatefulSet", "city-hds-catalog")["spec"]["template"]["metadata"]["labels"]
+    for component in ("gateway", "mllp"):
+        for rule in _policy(release, component)["spec"]["ingress"]:
+            assert rule.get("from"), component  # never "from anywhere" once senders are named
+            for peer in rule["from"]:
+                selected = peer.get("podSelector", {}).get("matchLabels")
+                assert not (selected and selected.items() <= catalog.items()), component
+
+
+def test_dev_broker_admits_only_the_release_kafka_clients_and_opens_nothing(dev: Release) -> None:
+    policy = _policy(dev, "broker")
+    assert policy["spec"]["egress"] == []
+    [rule] = policy["spec"]["ingress"]
+    components = {p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in rule["from"]}
+    assert components == {"gateway", "catalog", "mllp", "synthetic-feeds"}
+    # Kafka egress of the hds pods goes to the broker pods only.
+    [kafka] = [r for r in _policy(dev, "catalog")["spec"]["egress"] if r["ports"][0]["port"] == 9092]
+    assert kafka["to"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "hds", "app.kubernetes.io/instance": "city",
+                                                           "app.kubernetes.io/component": "broker"}}}]

@@ -46,6 +46,15 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
+{{/* Kafka bootstrap servers: kafka.bootstrap, else the development broker of the chart (broker.enabled). */}}
+{{- define "hds.kafkaBootstrap" -}}
+{{- if .Values.kafka.bootstrap -}}
+{{- .Values.kafka.bootstrap -}}
+{{- else if .Values.broker.enabled -}}
+{{- printf "%s:%d" (default (printf "%s-broker" (include "hds.fullname" .)) .Values.broker.advertisedHost) (int .Values.broker.port) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "hds.production" -}}
 {{- if eq .Values.env "production" -}}true{{- end -}}
 {{- end -}}
@@ -108,10 +117,16 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* Refuse to render an unsafe or incomplete release. Messages name values, never secrets. */}}
 {{- define "hds.validate" -}}
-{{- if not .Values.kafka.bootstrap -}}
+{{- if not (include "hds.kafkaBootstrap" .) -}}
 {{- fail "kafka.bootstrap is required: the bootstrap servers of the external Kafka cluster" -}}
 {{- end -}}
 {{- if include "hds.production" . -}}
+{{- if .Values.broker.enabled -}}
+{{- fail "broker.enabled is refused when env=production: the development broker keeps messages in memory only" -}}
+{{- end -}}
+{{- if .Values.syntheticFeeds.enabled -}}
+{{- fail "syntheticFeeds.enabled is refused when env=production: synthetic feeds are for development deployments" -}}
+{{- end -}}
 {{- if not .Values.deid.keySecret.name -}}
 {{- fail "deid.keySecret.name is required when env=production: reference the Secret holding HDS_DEID_KEYS" -}}
 {{- end -}}
@@ -141,6 +156,24 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- fail "keycloak.bootstrapJob.enabled needs keycloak.bootstrapJob.adminSecretName (or a deployed Keycloak's keycloak.deploy.adminSecretName)" -}}
 {{- end -}}
 {{- end -}}
+{{- with .Values.gateway.autoscaling -}}
+{{- if and .enabled (lt (int .maxReplicas) (int .minReplicas)) -}}
+{{- fail "gateway.autoscaling.maxReplicas must not be below gateway.autoscaling.minReplicas" -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.mllp.enabled -}}
+{{- if not .Values.mllp.listeners -}}
+{{- fail "mllp.enabled needs at least one entry in mllp.listeners ({hospital, feed})" -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range .Values.mllp.listeners -}}
+{{- $key := printf "%s/%s" .hospital .feed -}}
+{{- if hasKey $seen $key -}}
+{{- fail (printf "mllp.listeners has %s/%s twice" .hospital .feed) -}}
+{{- end -}}
+{{- $_ := set $seen $key true -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.catalog.ingress.enabled (not .Values.catalog.ingress.host) -}}
 {{- fail "catalog.ingress.host is required when catalog.ingress.enabled" -}}
 {{- end -}}
@@ -158,7 +191,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 - name: HDS_ENV
   value: {{ $v.env | quote }}
 - name: HDS_KAFKA_BOOTSTRAP
-  value: {{ $v.kafka.bootstrap | quote }}
+  value: {{ include "hds.kafkaBootstrap" $root | quote }}
 - name: HDS_KAFKA_SESSION_TIMEOUT_MS
   value: {{ $v.kafka.sessionTimeoutMs | quote }}
 - name: HDS_DATA_DIR

@@ -9,6 +9,15 @@
 {{- end -}}
 
 {{- define "hds.egressKafka" -}}
+{{- if and .Values.broker.enabled (not .Values.kafka.bootstrap) -}}
+- ports:
+    - port: {{ .Values.broker.port }}
+      protocol: TCP
+  to:
+    - podSelector:
+        matchLabels:
+          {{- include "hds.selectorLabels" (list . "broker") | nindent 10 }}
+{{- else -}}
 - ports:
     {{- range .Values.networkPolicy.kafka.ports }}
     - port: {{ . }}
@@ -18,6 +27,7 @@
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* The issuer (JWKS) and Keycloak admin API: the deployed Keycloak's pods and/or the external issuer. */}}

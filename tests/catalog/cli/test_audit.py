@@ -11,13 +11,13 @@ from pathlib import Path
 import duckdb
 
 from policies.audit import AuditLog
-from catalog.cli.audit import register
+from catalog.cli.main import add_audit_commands as register
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 def _verify(db: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "catalog.cli.audit", "verify", "--db", str(db)],
+    return subprocess.run([sys.executable, "-m", "catalog.cli.main", "audit", "verify", "--db", str(db)],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
 
 
@@ -94,7 +94,7 @@ def test_given_no_db_flag_then_settings_db_path_is_used(tmp_path: Path) -> None:
     import os
 
     db = _closed_db_with_records(tmp_path, 2)
-    result = subprocess.run([sys.executable, "-m", "catalog.cli.audit", "verify"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "catalog.cli.main", "audit", "verify"], capture_output=True, text=True,
                             cwd=REPO, timeout=120, env={**os.environ, "HDS_CATALOG_DB": str(db)})
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 0 and report["records"] == 2 and report["db"] == str(db)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from policies.settings import Settings
-from catalog.cli.identity import register
+from catalog.cli.main import add_identity_commands as register
 from policies.identity.dev_issuer import DevIssuer
 from tests.policies.identity.conftest import ADMIN_PASSWORD, ADMIN_USER
 

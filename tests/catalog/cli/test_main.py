@@ -15,6 +15,7 @@ import pytest
 from kafka import KafkaConsumer
 
 HDS = [sys.executable, "-m", "catalog.cli.main"]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def hds(*args: str, env: dict[str, str] | None = None, timeout: float = 120, stdin: str | None = None
@@ -28,6 +29,48 @@ def test_given_help_then_every_contract_subcommand_is_listed() -> None:
     assert out.returncode == 0
     for name in ("broker", "gateway", "catalog", "publish", "demo", "deid", "token", "bench", "synth", "audit", "keycloak"):
         assert f"    {name}" in out.stdout, name
+
+
+HEAVY = ("presidio_analyzer", "spacy", "duckdb", "fastapi")
+
+# Runs `hds` in-process with the given arguments, then prints which heavy libraries it loaded (one JSON line).
+_PROBE = """
+import json, sys
+from catalog.cli.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
+"""
+
+
+def _loaded_by(*args: str, data_dir: Path | None = None) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k not in ("HDS_OIDC_ISSUER", "HDS_KEYCLOAK_URL", "HDS_ENV")}
+    if data_dir is not None:
+        env["HDS_DATA_DIR"] = str(data_dir)  # the embedded dev issuer keeps its signing key there
+    out = subprocess.run([sys.executable, "-c", _PROBE % (HEAVY,), *args], capture_output=True, text=True,
+                         timeout=120, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_given_help_and_light_commands_then_no_heavy_library_is_imported(tmp_path: Path) -> None:
+    assert _loaded_by("--help") == {"code": 0, "loaded": []}
+    assert _loaded_by("deid", "--help") == {"code": 0, "loaded": []}
+    assert _loaded_by("token", "--user", "u1", "--role", "researcher", data_dir=tmp_path) == {"code": 0, "loaded": []}
+    missing = str(tmp_path / "missing.hl7")
+    assert _loaded_by("publish", "--hospital", "st-luke", "--feed", "adt", "--bootstrap", "127.0.0.1:9",
+                      missing) == {"code": 2, "loaded": []}
+
+
+def test_given_a_command_that_needs_duckdb_then_the_probe_sees_it_loaded(tmp_path: Path) -> None:
+    # The check above can fail: `audit verify` on an existing file loads DuckDB, and the probe reports it.
+    import duckdb
+
+    db = tmp_path / "catalog.duckdb"
+    duckdb.connect(str(db)).close()
+    result = _loaded_by("audit", "verify", "--db", str(db))
+    assert "duckdb" in result["loaded"]  # type: ignore[operator]
 
 
 @pytest.mark.integration
@@ -54,7 +97,8 @@ def test_given_a_bad_file_among_good_ones_then_publish_names_it_and_publishes_no
     bad = tmp_path / "bad.json"
     bad.write_text('{"resourceType": "Patient", "id": ')
     feed = "f" + uuid.uuid4().hex[:8]
-    out = hds("publish", "--hospital", "st-luke", "--feed", feed, "--bootstrap", broker, str(good), str(bad))
+    env = {"HDS_POLICIES_DIR": str(_policies_with_feed(tmp_path, feed, "hl7v2"))}
+    out = hds("publish", "--hospital", "st-luke", "--feed", feed, "--bootstrap", broker, str(good), str(bad), env=env)
     assert out.returncode == 1
     assert "bad.json" in out.stderr and "nothing was published" in out.stderr
     assert "resourceType" not in out.stderr  # the error names the file and position, never content
@@ -62,9 +106,62 @@ def test_given_a_bad_file_among_good_ones_then_publish_names_it_and_publishes_no
     assert f"hds.raw.st-luke.{feed}" not in c.topics()
     c.close()
 
-    out = hds("publish", "--hospital", "st-luke", "--feed", feed, "--bootstrap", broker, str(good))
+    out = hds("publish", "--hospital", "st-luke", "--feed", feed, "--bootstrap", broker, str(good), env=env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"topic": f"hds.raw.st-luke.{feed}", "files": 1, "messages": 1}
+
+
+def _policies_with_feed(tmp_path: Path, feed: str, format: str) -> Path:
+    """The project's policies plus one feed (a fresh topic name per test)."""
+    import shutil
+
+    target = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", target)
+    text = (target / "feeds.yaml").read_text(encoding="utf-8").replace(
+        "feeds:\n", f"feeds:\n  {feed}:\n    format: {format}\n    profile: hl7v2-safe-harbor\n"
+        "    dataset: admissions\n", 1)
+    (target / "feeds.yaml").write_text(text, encoding="utf-8")
+    return target
+
+
+PUBLISH_REFUSALS = [
+    # (hospital, feed, file name, content, words the refusal must contain)
+    ("nowhere", "adt", "adt.hl7", b"MSH|^~\\&|A|B|C|D|20250101||ADT^A01|1|P|2.5\rPID|1||1^^^X^MR||DOE^JANE\r",
+     ["no feed 'adt' for hospital 'nowhere'"]),
+    ("st-luke", "nosuchfeed", "adt.hl7", b"MSH|^~\\&|A|B|C|D|20250101||ADT^A01|1|P|2.5\rPID|1||1^^^X^MR||DOE^JANE\r",
+     ["no feed 'nosuchfeed'"]),
+    ("st-luke", "lab", "admit.hl7", b"MSH|^~\\&|A|B|C|D|20250101||ADT^A01|1|P|2.5\rPID|1||1^^^X^MR||DOE^JANE\r",
+     ["admit.hl7", "looks like hl7v2", "takes csv"]),
+    ("st-luke", "adt", "results.hl7",
+     b"MSH|^~\\&|A|B|C|D|20250101||ORU^R01|1|P|2.5\rPID|1||1^^^X^MR||DOE^JANE\rOBR|1|||GLU\rOBX|1|NM|GLU||5\r",
+     ["results.hl7", "message 1", "message_type_not_accepted"]),
+    ("st-luke", "adt", "nopid.hl7", b"MSH|^~\\&|A|B|C|D|20250101||ADT^A01|1|P|2.5\rEVN|A01|20250101\rPV1|1|I\r",
+     ["nopid.hl7", "missing_segment (PID)"]),
+    ("st-luke", "adt", "cut.hl7", b"MSH|^~\\&|A|B|C|D|20250101||ADT^A01|1|P|2.5\rEVN|A01|20250101\rPID|1|",
+     ["cut.hl7", "hl7_truncated_segment"]),
+]
+
+
+@pytest.mark.parametrize("hospital,feed,name,content,words", PUBLISH_REFUSALS)
+def test_given_a_publish_the_feed_cannot_take_then_it_is_refused_before_kafka_is_contacted(
+        tmp_path: Path, hospital: str, feed: str, name: str, content: bytes, words: list[str]) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    # a broker address nobody listens on: a refusal that names the file (not the broker) came before any send
+    out = hds("publish", "--hospital", hospital, "--feed", feed, "--bootstrap", "127.0.0.1:1", str(path))
+    assert out.returncode != 0
+    for w in words:
+        assert w in out.stderr, (w, out.stderr)
+    assert "cannot reach Kafka" not in out.stderr and "Traceback" not in out.stderr
+    assert "DOE" not in out.stderr and "JANE" not in out.stderr
+
+
+def test_given_no_broker_then_publish_says_so_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "adt.hl7"
+    path.write_bytes(b"MSH|^~\\&|A|B|C|D|20250101||ADT^A01|1|P|2.5\rPID|1||1^^^X^MR||DOE^JANE\r")
+    out = hds("publish", "--hospital", "st-luke", "--feed", "adt", "--bootstrap", "127.0.0.1:1", str(path))
+    assert out.returncode == 1
+    assert out.stderr.strip() == "hds publish: cannot reach Kafka at 127.0.0.1:1 (nothing was published)"
 
 
 def test_given_no_kafka_then_the_gateway_explains_how_to_get_one() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from governance_kit import ADA, ALICE, BOB, HOSP, STEVE, Clock, RecordingMirror
 
+from catalog.errors import status_for
 from policies.access import (
     AccessService,
     Forbidden,
@@ -38,7 +39,7 @@ def test_given_submission_then_request_is_stored_submitted_with_history(service:
 def test_given_unknown_dataset_then_submission_is_invalid_without_echo(service: AccessService) -> None:
     with pytest.raises(InvalidAccessRequest) as err:
         _submit(service, datasets=["admissions", "secret_table_x"])
-    assert err.value.status_code == 422 and "secret_table_x" not in err.value.public_reason
+    assert status_for(err.value) == 422 and "secret_table_x" not in err.value.public_reason
 
 
 @pytest.mark.parametrize("kw", [
@@ -129,7 +130,7 @@ def test_given_final_request_then_every_action_is_an_illegal_transition(
            "refuse": lambda: service.refuse(rid, ADA, "no"), "withdraw": lambda: service.withdraw(rid, ALICE)}[action]
     with pytest.raises(IllegalTransition) as err:
         act()
-    assert err.value.status_code == 409 and "cannot " + action in err.value.public_reason
+    assert status_for(err.value) == 409 and "cannot " + action in err.value.public_reason
 
 
 def test_given_under_review_then_second_review_is_illegal(service: AccessService) -> None:
@@ -162,7 +163,7 @@ def test_given_expiry_then_grant_stops_working_immediately_and_sweep_unmirrors(
     clock.advance(seconds=1)
     with pytest.raises(GrantNotActive) as err:
         service.active_grant(grant.id, ALICE)
-    assert err.value.reason == "expired" and err.value.status_code == 403
+    assert err.value.reason == "expired" and status_for(err.value) == 403
     assert mirror.held == set()
     assert service.get_grant(grant.id, ADA).status is GrantStatus.EXPIRED
     assert service.sweep_expired() == []
@@ -197,7 +198,7 @@ def test_given_other_user_then_active_grant_is_not_found(service: AccessService)
     grant = service.approve(_submit(service), ADA)
     with pytest.raises(GrantNotActive) as err:
         service.active_grant(grant.id, BOB)
-    assert err.value.status_code == 404
+    assert status_for(err.value) == 404
     with pytest.raises(GrantNotActive):
         service.active_grant("no-such-grant", ALICE)
 

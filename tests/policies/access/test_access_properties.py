@@ -11,6 +11,7 @@ from governance_kit import ADA, ALICE, BOB, DATASETS, HOSP, STEVE, Clock, Record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from catalog.errors import status_for
 from policies.access import AccessError, AccessService, GrantNotActive, GrantStatus, RequestStatus
 from policies.access.lifecycle import TRANSITIONS
 from policies.audit import AuditLog
@@ -80,7 +81,7 @@ def _run(con: duckdb.DuckDBPyConnection, ops: list[tuple[str, object, int]]) -> 
             elif name == "sweep":
                 service.sweep_expired()
         except AccessError as exc:
-            assert 400 <= exc.status_code < 600 and exc.public_reason
+            assert 400 <= status_for(exc) < 600 and exc.public_reason
         after = {r.id: r.status for r in service.list_requests(ADA)}
         for rid, status in before.items():  # only legal edges, and at most one per step
             assert after[rid] == status or (status, after[rid]) in LEGAL_EDGES

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.cli.identity import register
+from catalog.cli.main import add_identity_commands as register
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "identity.md"
 

@@ -10,6 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from catalog.errors import status_for
 from policies.identity.dev_issuer import DEV_ISSUER, DevIssuer
 from policies.identity.errors import AuthError
 from policies.identity.jwks import StaticJwksSource
@@ -104,7 +105,7 @@ def test_given_audience_variants_then_only_tokens_for_the_api_are_accepted(signi
     else:
         with pytest.raises(AuthError, match="not intended for this service") as info:
             _verifier(jwk).verify(token)
-        assert info.value.status_code == 401
+        assert status_for(info.value) == 401
 
 
 def test_given_other_issuer_then_refused(signing_key) -> None:
