@@ -12,10 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from catalog import errors
+from catalog.body_limit import BodyLimit
 from catalog.deps import CurrentPrincipal
 from catalog.governance import install
 from catalog.metrics import CatalogMetrics
-from catalog.routes import datasets, feeds, ingest, metadata, portal, query
+from catalog.routes import datasets, docs, feeds, ingest, metadata, portal, query
 from catalog.store import CatalogStore
 from policies.feeds import FeedRegistry
 from policies.sandbox.differencing import QueryHistory
@@ -43,10 +44,10 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="City health data space — catalog API",
         version="0.1.0",
-        docs_url=None,  # served by catalog.routes.portal from local assets under the portal's CSP
-        redoc_url=None,
         description="De-identified hospital datasets, access governance and a disclosure-controlled query sandbox. "
         "Every endpoint except /health needs a bearer token (Keycloak or the embedded dev issuer).",
+        docs_url=None,  # served from local assets under a CSP (catalog/routes/docs.py)
+        redoc_url=None,
     )
     metrics = CatalogMetrics()
     _set_state(app, services, metrics)
@@ -60,7 +61,10 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(query.router)
     app.include_router(ingest.router)
     app.include_router(portal.router)
+    docs.install(app)
     _install_governance(app, services)
+    # Outermost: body limits hold before any parsing or token verification.
+    app.add_middleware(BodyLimit, prefixes={"/api/ingest/": ingest.MAX_BODY})
     return app
 
 

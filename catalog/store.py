@@ -93,6 +93,8 @@ class CatalogStore:
         if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
             raise StoreError("memory limit must look like '1GB'")
         self._con.execute(f"SET memory_limit='{memory_limit}'")
+        # A sandbox query that spills (a huge join) may not fill the disk: spilling stops at this size.
+        self._con.execute("SET max_temp_directory_size='4GB'")
         self._con.execute("SET enable_external_access=false")
         self._con.execute("SET lock_configuration=true")
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.deps import require_roles
 from catalog.errors import SafeValidationRoute
+from catalog.routes.privacy import privacy_ledger
 from policies.access.service import AccessService
 from policies.principal import ADMIN, RESEARCHER, STEWARD, Principal
 
@@ -42,6 +43,8 @@ class AccessRequestBody(BaseModel):
     duration_days: int
     project: str | None = Field(default=None, max_length=4000)
     legal_basis: str | None = Field(default=None, max_length=4000)
+    # Differential-privacy budget asked for the aggregate-dp tier (default: the dataset policy's dp_default_budget).
+    epsilon: float | None = Field(default=None, gt=0, le=100)
 
 
 class ReviewBody(BaseModel):
@@ -62,10 +65,13 @@ class ReasonBody(BaseModel):
 
 
 @router.post("/access-requests", status_code=201)
-def submit_access_request(body: AccessRequestBody, principal: Researcher, service: Service) -> dict[str, Any]:
+def submit_access_request(body: AccessRequestBody, principal: Researcher, service: Service,
+                          http: Request) -> dict[str, Any]:
     request = service.submit(principal, datasets=body.datasets, columns=body.columns, purpose=body.purpose,
                              duration_days=body.duration_days, project=body.project, legal_basis=body.legal_basis)
-    return request.to_public()
+    if body.epsilon is not None:
+        privacy_ledger(http.app.state).set_budget(request.id, body.epsilon)
+    return {**request.to_public(), "epsilon": body.epsilon}
 
 
 @router.get("/access-requests")

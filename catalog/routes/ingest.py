@@ -39,11 +39,16 @@ async def ingest(hospital: str, feed: str, request: Request, principal: Publishe
     suffix = _SUFFIX.get(ctype)
     if suffix is None:
         raise HTTPException(status_code=415, detail="content type must be one of: " + ", ".join(sorted(_SUFFIX)))
-    body = await request.body()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # the size is checked while the body streams in, never after
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(status_code=413, detail="body larger than 50 MB")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     if not body:
         raise HTTPException(status_code=400, detail="empty body")
-    if len(body) > MAX_BODY:
-        raise HTTPException(status_code=413, detail="body larger than 50 MB")
 
     def work() -> int:
         try:  # the body as bytes; the suffix stands in for a file name's (format detection, NDJSON)

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import fastapi_offline
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 PORTAL_DIR = Path(__file__).resolve().parent.parent / "portal"
 _FILES = {"portal.js": "text/javascript", "i18n.js": "text/javascript", "portal.css": "text/css",
-          "chart.js": "text/javascript", "views-research.js": "text/javascript", "views-authority.js": "text/javascript",
-          "docs-init.js": "text/javascript"}
-# Swagger UI for /docs comes from an installed package (fastapi-offline ships Swagger UI 5), never from a CDN.
-_DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "favicon.png": "image/png"}
+          "chart.js": "text/javascript", "views-research.js": "text/javascript", "views-authority.js": "text/javascript"}
 _HEADERS = {
     # Only our own script and styles; connections to the API and, for sign-in, the identity provider.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -29,20 +25,6 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 def index() -> FileResponse:
     return FileResponse(PORTAL_DIR / "index.html", media_type="text/html", headers=_HEADERS)
-
-
-@router.get("/docs")
-def api_docs() -> FileResponse:
-    """Swagger UI on /openapi.json, under the same strict CSP as the portal (its start-up script is a file)."""
-    return FileResponse(PORTAL_DIR / "docs.html", media_type="text/html", headers=_HEADERS)
-
-
-@router.get("/docs-assets/{name}")
-def docs_asset(name: str) -> FileResponse:
-    if name not in _DOCS_ASSETS:
-        raise HTTPException(status_code=404, detail="not found")
-    return FileResponse(Path(fastapi_offline.__file__).resolve().parent / "static" / name,
-                        media_type=_DOCS_ASSETS[name], headers=_HEADERS)
 
 
 @router.get("/portal/config.json")

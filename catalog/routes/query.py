@@ -16,10 +16,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.deps import CurrentPrincipal
-from catalog.routes.access import SafeValidationRoute
+from catalog.errors import SafeValidationRoute
+from catalog.routes.privacy import privacy_ledger
 from policies.principal import Principal
 from policies.sandbox.errors import QueryRefused
-from policies.sandbox.executor import export_rows, run_query, sql_hash
+from policies.sandbox.executor import PrivacyContext, export_rows, run_query, sql_hash
+from policies.sandbox.pool import QueryPool
 from policies.sandbox.scope import grant_scope_from_catalog
 
 router = APIRouter(tags=["query"], route_class=SafeValidationRoute)
@@ -29,6 +31,15 @@ class QueryBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     grant_id: str = Field(min_length=1, max_length=100)
     sql: str = Field(min_length=1, max_length=20_000)
+    epsilon: float | None = Field(default=None, gt=0, le=10)  # aggregate-dp tier: this query's share of the budget
+
+
+def _privacy(state: Any, grant: Any, principal: Principal, body: QueryBody) -> Any:
+    ledger = privacy_ledger(state)
+    granted = ledger.budget(grant.request_id)
+    if granted is None:  # not asked for: the smallest default of the grant's datasets
+        granted = min(state.dataset_policies.for_dataset(d).dp_default_budget for d in grant.datasets)
+    return PrivacyContext(ledger, f"researcher:{principal.subject}", granted, body.epsilon)
 
 
 class ExportBody(QueryBody):
@@ -43,6 +54,38 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return None
     return value
+
+
+def _history_subjects(state: Any, grant: Any, principal: Principal) -> list[str]:
+    """Whose differencing history a query belongs to: the researcher across all grants, and the project team."""
+    subjects = [f"researcher:{principal.subject}"]
+    try:
+        project = state.access.get_request(grant.request_id, principal).project
+    except Exception:  # noqa: BLE001 - no visible request: the researcher's own history still applies
+        project = None
+    if project and project.strip():
+        subjects.append("project:" + " ".join(project.casefold().split()))
+    return subjects
+
+
+def _pool(state: Any) -> Any:
+    pool = getattr(state, "query_pool", None)
+    if pool is None:
+        settings = state.settings
+        pool = state.query_pool = QueryPool(
+            workers=int(getattr(settings, "query_workers", 4)),
+            per_user=int(getattr(settings, "query_per_user", 2)),
+            queue_per_user=int(getattr(settings, "query_queue_per_user", 8)),
+            queue_timeout_s=float(getattr(settings, "query_timeout_s", 30.0)),
+        )
+    return pool
+
+
+async def _run_pooled(request: Request, principal: Principal, body: QueryBody) -> Any:
+    try:
+        return await _pool(request.app.state).run(principal.subject, _run, request, principal, body)
+    except QueryRefused as exc:  # busy: refused before it ran
+        raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
 
 
 def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
@@ -61,24 +104,29 @@ def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
     try:
         scope = grant_scope_from_catalog(cur, grant.granted_columns())
         outcome = run_query(cur, body.sql, scope=scope, policies=state.dataset_policies, history=state.query_history,
-                            grant_id=grant.id, timeout_s=settings.query_timeout_s, max_rows=settings.query_max_rows)
+                            grant_id=grant.id, timeout_s=settings.query_timeout_s, max_rows=settings.query_max_rows,
+                            subjects=_history_subjects(state, grant, principal),
+                            privacy=_privacy(state, grant, principal, body))
     except QueryRefused as exc:
         state.metrics.queries.labels("refused").inc()
+        # The precise cause goes to the audit log (for the authority); the researcher gets the public reason,
+        # which is one uniform answer for every data-dependent disclosure refusal.
         state.audit.append("query.refused", principal, subjects, grant_id=grant.id, purpose=grant.purpose,
-                           sql_sha256=sql_hash(body.sql), reason=exc.code)
+                           sql_sha256=sql_hash(body.sql), reason=exc.audit_reason, refusal_code=exc.audit_reason)
         raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
     finally:
         cur.close()
     state.metrics.queries.labels("released").inc()
     state.audit.append("query", principal, subjects, grant_id=grant.id, request_id=grant.request_id,
                        purpose=grant.purpose, sql_sha256=outcome.sql_hash, datasets=list(outcome.datasets),
-                       tier=str(outcome.tier.value), row_count=outcome.row_count, suppressed_cells=outcome.suppressed)
+                       tier=str(outcome.tier.value), row_count=outcome.row_count, suppressed_cells=outcome.suppressed,
+                       suppression_reasons=outcome.suppression_reasons)
     return outcome
 
 
 @router.post("/api/query")
-def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    outcome = _run(request, principal, body)
+async def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    outcome = await _run_pooled(request, principal, body)
     return {
         "columns": outcome.columns,
         "rows": [[_jsonable(v) for v in row] for row in outcome.rows],
@@ -90,13 +138,14 @@ def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> dic
         "truncated": outcome.truncated,
         "notes": outcome.notes,
         "grant_id": body.grant_id,
+        "privacy": outcome.privacy,
     }
 
 
 @router.post("/api/exports")
-def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> Response:
+async def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> Response:
     """Extract tier only: the approved rows as a CSV or Parquet download."""
-    outcome = _run(request, principal, body)
+    outcome = await _run_pooled(request, principal, body)
     try:
         data = export_rows(outcome, format=body.format)
     except QueryRefused as exc:

@@ -1,12 +1,13 @@
 """Differencing detection: refuse queries that isolate individuals by comparison with earlier ones.
 
-The rule (docs/query-sandbox.md, "Differencing"), applied per grant to every aggregate-tier query before
-its result is released. Each released query leaves a :class:`QueryFingerprint`: the datasets it read,
+The rule (docs/query-sandbox.md, "Differencing"), applied to every aggregate-tier query before its result is
+released, against one history per *subject*: the researcher (across all of their grants) and each project team
+they query for. A query is checked against the union of its subjects' histories and recorded in each. Each released query leaves a :class:`QueryFingerprint`: the datasets it read,
 its grouping (a hash of the GROUP BY keys), its population (distinct patients behind the whole query,
 rows, a keyed XOR digest and a bottom-k sketch of keyed patient hashes) and per output cell (keyed by a
 hash of the key values) its patients and rows.
 
-A new query Q is compared with every earlier query E of the same grant over the same datasets:
+A new query Q is compared with every earlier query E of its subjects (released or refused, any datasets):
 
 * *Near-identical populations*: when both populations fit in the sketch, the exact symmetric
   difference of the two patient sets is known; otherwise it is estimated as ``|N_Q - N_E|`` and the
@@ -17,10 +18,11 @@ A new query Q is compared with every earlier query E of the same grant over the 
 * Refuse if Q and E have the same grouping, near-identical populations, and some cell present in both
   differs by 1..k-1 patients or rows.
 
-Only released queries are remembered; refused ones are not (so a refusal cannot be used as an oracle to
-shift the baseline). History lives in memory per grant and, given a
-:class:`~policies.sandbox.fingerprint_store.FingerprintStore`, is also appended to the DuckDB table
-``governance.query_fingerprints`` and reloaded from it at start-up.
+Refused queries are remembered too: a query refused for differencing still counts as asked, so the next
+query is compared with it as well (a binary search through refused queries gains nothing). Every refusal is the
+same uniform answer (:func:`policies.sandbox.errors.disclosure_refusal`). History lives in memory per subject
+and, given a :class:`~policies.sandbox.fingerprint_store.FingerprintStore`, is also appended to the DuckDB table
+``governance.query_history`` and reloaded from it at start-up.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ import hashlib
 import json
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import disclosure_refusal
 
 if TYPE_CHECKING:
     from policies.sandbox.fingerprint_store import FingerprintStore
@@ -61,6 +63,7 @@ class QueryFingerprint:
     grouping: str
     population: Population
     cells: dict[str, tuple[int, int]] = field(default_factory=dict)  # key hash -> (patients, rows)
+    refused: bool = False  # the query was refused (it is remembered all the same)
 
 
 def cell_key_hash(key_values: Iterable[Any]) -> str:
@@ -94,27 +97,38 @@ def _small(difference: int, k: int) -> bool:
     return 0 < difference < k
 
 
+Subjects = str | Sequence[str]
+
+
+def _subjects(subjects: Subjects) -> tuple[str, ...]:
+    return (subjects,) if isinstance(subjects, str) else tuple(dict.fromkeys(subjects))
+
+
 class QueryHistory:
-    """Released aggregate queries per grant, and the patient-set digests suppressed under each grant."""
+    """Aggregate queries (released and refused) per subject, and the patient-set digests suppressed for each.
+
+    A *subject* is a string naming whose history a query belongs to: ``researcher:<sub>`` for the person across
+    all of their grants, ``project:<name>`` for a project team. Callers pass every subject of a query; a plain
+    grant id works too (one history per grant, as in tests)."""
 
     def __init__(self, key: bytes | None = None, store: FingerprintStore | None = None) -> None:
         """``key`` keys the patient hashes behind digests and sketches; pass a stable secret (e.g. from
         settings) when a ``store`` persists the history across restarts, otherwise a random per-process
-        key is used. With a ``store``, earlier entries are loaded now and every release is appended."""
+        key is used. With a ``store``, earlier entries are loaded now and every query is appended."""
         self._key = key if key is not None else secrets.token_bytes(32)
         self._store = store
         self._lock = threading.RLock()
-        self._released: dict[str, list[QueryFingerprint]] = {}
+        self._entries: dict[str, list[QueryFingerprint]] = {}
         self._suppressed: dict[str, set[int]] = {}
         if store is not None:
             store.ensure_schema()
-            for grant_id, fingerprint, suppressed in store.entries():
-                self._released.setdefault(grant_id, []).append(fingerprint)
-                self._suppressed.setdefault(grant_id, set()).update(suppressed)
+            for subject, fingerprint, suppressed in store.entries():
+                self._entries.setdefault(subject, []).append(fingerprint)
+                self._suppressed.setdefault(subject, set()).update(suppressed)
 
     def exclusive(self) -> threading.RLock:
-        """Hold while checking, suppressing and recording one query, so two concurrent queries under a
-        grant cannot both pass the check against a history that lacks the other."""
+        """Hold while checking, suppressing and recording one query, so two concurrent queries of a subject
+        cannot both pass the check against a history that lacks the other."""
         return self._lock
 
     @property
@@ -122,30 +136,30 @@ class QueryHistory:
         """Salt mixed into DuckDB's hash of each patient pseudonym (never logged, never returned)."""
         return hashlib.sha256(b"hds-sandbox-digest\x00" + self._key).hexdigest()
 
-    def check(self, grant_id: str, candidate: QueryFingerprint, *, min_cell_count: int) -> None:
-        """Raise QueryRefused if ``candidate`` differs from an earlier released query by a few people."""
-        k = min_cell_count
+    def _earlier(self, subjects: Subjects) -> list[QueryFingerprint]:
+        seen: dict[int, QueryFingerprint] = {}
         with self._lock:
-            earlier = list(self._released.get(grant_id, ()))
-        for previous in earlier:
-            if previous.datasets != candidate.datasets:
-                continue
+            for subject in _subjects(subjects):
+                for entry in self._entries.get(subject, ()):
+                    seen.setdefault(id(entry), entry)
+        return list(seen.values())
+
+    def check(self, subjects: Subjects, candidate: QueryFingerprint, *, min_cell_count: int) -> None:
+        """Raise the uniform refusal if ``candidate`` differs from an earlier query of its subjects by a few people."""
+        cause = self.differencing_cause(subjects, candidate, min_cell_count=min_cell_count)
+        if cause is not None:
+            raise disclosure_refusal(cause)
+
+    def differencing_cause(self, subjects: Subjects, candidate: QueryFingerprint, *, min_cell_count: int) -> str | None:
+        k = min_cell_count
+        for previous in self._earlier(subjects):
             difference = population_difference(previous.population, candidate.population)
             if difference is None:
                 continue
             if _small(difference, k):
-                raise QueryRefused(
-                    "differencing: the query's population differs from an earlier query under this grant "
-                    f"by fewer than {k} patients",
-                    code="differencing",
-                    status_code=422,
-                )
+                return "differencing_population"
             if difference == 0 and _small(abs(previous.population.rows - candidate.population.rows), k):
-                raise QueryRefused(
-                    f"differencing: the query differs from an earlier query under this grant by fewer than {k} records",
-                    code="differencing",
-                    status_code=422,
-                )
+                return "differencing_records"
             if previous.grouping != candidate.grouping:
                 continue
             for key, (patients, rows) in candidate.cells.items():
@@ -153,30 +167,32 @@ class QueryHistory:
                     continue
                 old_patients, old_rows = previous.cells[key]
                 if _small(abs(patients - old_patients), k) or _small(abs(rows - old_rows), k):
-                    raise QueryRefused(
-                        "differencing: a cell differs from the same cell of an earlier query under this grant "
-                        f"by fewer than {k} patients or records",
-                        code="differencing",
-                        status_code=422,
-                    )
+                    return "differencing_cell"
+        return None
 
-    def record(self, grant_id: str, fingerprint: QueryFingerprint, suppressed_digests: Iterable[int] = ()) -> None:
+    def record(self, subjects: Subjects, fingerprint: QueryFingerprint, suppressed_digests: Iterable[int] = ()) -> None:
         suppressed_digests = frozenset(suppressed_digests)
-        if self._store is not None:
-            self._store.append(grant_id, fingerprint, suppressed_digests)
-        with self._lock:
-            self._released.setdefault(grant_id, []).append(fingerprint)
-            self._suppressed.setdefault(grant_id, set()).update(suppressed_digests)
+        for subject in _subjects(subjects):
+            if self._store is not None:
+                self._store.append(subject, fingerprint, suppressed_digests)
+            with self._lock:
+                self._entries.setdefault(subject, []).append(fingerprint)
+                self._suppressed.setdefault(subject, set()).update(suppressed_digests)
 
-    def suppressed_digests(self, grant_id: str) -> frozenset[int]:
+    def suppressed_digests(self, subjects: Subjects) -> frozenset[int]:
         with self._lock:
-            return frozenset(self._suppressed.get(grant_id, ()))
+            return frozenset(d for s in _subjects(subjects) for d in self._suppressed.get(s, ()))
 
-    def released(self, grant_id: str) -> list[QueryFingerprint]:
-        with self._lock:
-            return list(self._released.get(grant_id, ()))
+    def released(self, subjects: Subjects) -> list[QueryFingerprint]:
+        return [e for e in self._earlier(subjects) if not e.refused]
 
-    def forget(self, grant_id: str) -> None:
+    def refusals(self, subjects: Subjects) -> int:
+        """Disclosure refusals remembered for these subjects (the largest over them)."""
         with self._lock:
-            self._released.pop(grant_id, None)
-            self._suppressed.pop(grant_id, None)
+            return max((sum(1 for e in self._entries.get(s, ()) if e.refused) for s in _subjects(subjects)), default=0)
+
+    def forget(self, subjects: Subjects) -> None:
+        with self._lock:
+            for subject in _subjects(subjects):
+                self._entries.pop(subject, None)
+                self._suppressed.pop(subject, None)

@@ -10,9 +10,10 @@ import csv
 import hashlib
 import io
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,9 +22,12 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from policies.sandbox.budget import PrivacyLedger
 from policies.sandbox.differencing import Population, QueryFingerprint, QueryHistory, cell_key_hash
-from policies.sandbox.disclosure import SKETCH_SIZE, AggregatePlan, EffectivePolicy, build_plan
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.disclosure import SKETCH_SIZE, EffectivePolicy, build_plan
+from policies.sandbox.dp import MAX_DP_CELLS, build_dp_plan, run_dp
+from policies.sandbox.errors import QueryRefused, disclosure_refusal
+from policies.sandbox.resources import check_resources, check_result_size
 from policies.sandbox.scope import GrantScope, table_columns_from_catalog
 from policies.sandbox.sql_guard import GuardedQuery, check
 from policies.sandbox.suppression import suppress
@@ -31,6 +35,7 @@ from policies.sandbox.tiers import DatasetPolicies, DatasetPolicy, Tier
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_ROWS = 10_000
+DEFAULT_MAX_RESULT_BYTES = 16 * 1024 * 1024  # a released result larger than this is refused
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,22 @@ class QueryOutcome:
     truncated: bool = False  # record/extract tier: more rows existed than the cap allowed
     notes: list[str] = field(default_factory=list)
     suppressed_cells: tuple[tuple[int, int], ...] = ()  # (row, column) of cells NULLed by disclosure control
+    # Aggregate tier, never sent to the researcher: distinct patients per lineage behind each released row
+    # (what disclosure control used; the trusted-recomputation tests compare it) and primary-suppression causes.
+    cell_patients: list[tuple[int, ...]] = field(default_factory=list, repr=False)
+    suppression_reasons: dict[str, int] = field(default_factory=dict, repr=False)
+    # aggregate-dp tier: epsilon spent by this query, spent in total, remaining, and the allowance
+    privacy: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class PrivacyContext:
+    """What the aggregate-dp tier needs from the caller: the ledger, whose budget, how much was granted."""
+
+    ledger: PrivacyLedger
+    subject: str  # the researcher (budgets are per researcher and dataset, across grants)
+    granted: float  # epsilon the grant carries
+    epsilon: float | None = None  # this query's epsilon; None: the dataset policy's dp_epsilon_per_query
 
 
 def sql_hash(sql: str) -> str:
@@ -85,15 +106,33 @@ def _time_limit(con: Any, timeout_s: float) -> Iterator[None]:
         timer.cancel()
 
 
-def _fetch(con: Any, sql: str, *, timeout_s: float, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+class Deadline:
+    """One time budget per query, shared by every statement it runs."""
+
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise QueryRefused("the query exceeded its time limit", code="timeout", status_code=408)
+        return left
+
+
+def _fetch(con: Any, sql: str, *, deadline: Deadline, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
     try:
-        with _time_limit(con, timeout_s):
+        with _time_limit(con, deadline.remaining()):
             result = con.execute(sql)
             columns = [d[0] for d in (result.description or [])]
             rows = result.fetchmany(limit)
     except duckdb.Error as exc:
         raise public_error(exc) from None
     return columns, [tuple(r) for r in rows]
+
+
+# Runtime errors of a disclosure-controlled query depend on the data (a CAST that fails only for one person's
+# value is a yes/no answer about them), so they become the uniform refusal; limits keep their own answer.
+_RESOURCE_CODES = {"timeout", "memory"}
 
 
 def grant_salt(history: QueryHistory, grant_id: str) -> str:
@@ -111,13 +150,22 @@ def project_pseudonyms(guarded: GuardedQuery, per_dataset: dict[str, DatasetPoli
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     if ctes & set(per_dataset):
         raise QueryRefused("a CTE may not have the name of a dataset", code="cte_shadows_dataset", status_code=400)
+    for dataset, used in guarded.columns_used.items():
+        policy = per_dataset.get(dataset)
+        undeclared = sorted(set(used) - policy.declared_columns()) if policy is not None else sorted(used)
+        if undeclared:
+            raise QueryRefused(
+                f"column {undeclared[0]} of dataset {dataset} is not declared safe or rekey in the dataset policy",
+                code="undeclared_column", status_code=403,
+            )
     for table in list(tree.find_all(exp.Table)):
         dataset = table.name.lower()
         policy = per_dataset.get(dataset)
         if policy is None or (table.db or "main").lower() != "main":
             continue
-        visible = set(scope.real_columns(dataset))
-        rekeyed = [c for c in (policy.patient_column, "record_id") if c in visible]
+        declared = policy.declared_columns()
+        visible = {c for c in scope.real_columns(dataset) if c in declared}
+        rekeyed = [c for c in scope.real_columns(dataset) if c in visible and c in policy.rekeyed_columns()]
         excluded = [c for c in actual_columns.get(dataset, ()) if c not in visible]
         select = "SELECT *"
         if excluded:
@@ -144,12 +192,23 @@ def run_query(
     grant_id: str,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     max_rows: int = DEFAULT_MAX_ROWS,
+    subjects: Sequence[str] | None = None,
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+    privacy: PrivacyContext | None = None,
 ) -> QueryOutcome:
-    """Guard, plan and run ``sql`` on cursor ``con`` under one grant; raise QueryRefused with a public reason."""
+    """Guard, plan and run ``sql`` on cursor ``con`` under one grant; raise QueryRefused with a public reason.
+
+    ``subjects`` name the differencing histories the query belongs to (the researcher, the project team);
+    default: the grant alone. ``timeout_s`` is the one time budget of the whole query."""
+    deadline = Deadline(timeout_s)
+    history_subjects = tuple(subjects) if subjects else (grant_id,)
     guarded = check(sql, scope)
+    check_resources(guarded)
     per_dataset = _policies_for(guarded, policies)
     tier = Tier.most_restrictive([p.tier for p in per_dataset.values()])
     digest = sql_hash(sql)
+    if tier is Tier.AGGREGATE_DP:
+        return _run_dp(con, guarded, per_dataset, scope, history, grant_id, deadline, digest, privacy)
     if tier is Tier.AGGREGATE:
         for dataset, policy in per_dataset.items():
             if policy.patient_column not in scope.real_columns(dataset):
@@ -158,13 +217,14 @@ def run_query(
                     code="policy_misconfigured",
                     status_code=500,
                 )
-        return _run_aggregate(con, guarded, per_dataset, history, grant_id, timeout_s, max_rows, digest)
+        return _run_aggregate(con, guarded, per_dataset, history, history_subjects, deadline, max_rows, digest)
     cap = min([max_rows, *(p.row_cap for p in per_dataset.values())])
     actual = table_columns_from_catalog(con, guarded.datasets)
     run_sql = project_pseudonyms(guarded, per_dataset, scope, grant_salt(history, grant_id), actual)
-    columns, rows = _fetch(con, run_sql, timeout_s=timeout_s, limit=cap + 1)
+    columns, rows = _fetch(con, run_sql, deadline=deadline, limit=cap + 1)
     truncated = len(rows) > cap
     rows = rows[:cap]
+    check_result_size(rows, max_result_bytes)
     return QueryOutcome(
         columns=columns,
         rows=rows,
@@ -178,15 +238,37 @@ def run_query(
     )
 
 
-def _population(con: Any, plan: AggregatePlan, timeout_s: float) -> Population:
-    _, rows = _fetch(con, plan.population_sql, timeout_s=timeout_s, limit=1)
-    patients, row_count, digest, sketch = rows[0]
-    return Population(
-        patients=int(patients or 0),
-        rows=int(row_count or 0),
-        digest=int(digest or 0),
-        sketch=tuple(sorted(int(h) for h in (sketch or []))),
-        sketch_size=SKETCH_SIZE,
+def _run_dp(con: Any, guarded: GuardedQuery, per_dataset: dict[str, DatasetPolicy], scope: GrantScope,
+            history: QueryHistory, grant_id: str, deadline: Deadline, digest: str,
+            privacy: PrivacyContext | None) -> QueryOutcome:
+    if len(per_dataset) != 1:
+        raise QueryRefused("aggregate-dp tier: one dataset per query", code="dp_shape")
+    dataset, policy = next(iter(per_dataset.items()))
+    if policy.patient_column not in scope.real_columns(dataset):
+        raise QueryRefused(f"dataset {dataset} has no column {policy.patient_column}; privacy cannot be bounded",
+                           code="policy_misconfigured", status_code=500)
+    plan = build_dp_plan(guarded, dataset, policy, salt=history.salt)
+    if privacy is None:
+        raise QueryRefused("aggregate-dp tier: no privacy budget is attached to this grant", code="no_budget")
+    epsilon = privacy.epsilon if privacy.epsilon is not None else policy.dp_epsilon_per_query
+    if not 0 < epsilon <= 10:
+        raise QueryRefused("aggregate-dp tier: epsilon per query must be in (0, 10]", code="dp_epsilon", status_code=400)
+
+    def fetch(sql: str) -> list[tuple[Any, ...]]:
+        try:
+            return _fetch(con, sql, deadline=deadline, limit=MAX_DP_CELLS + 1)[1]
+        except QueryRefused as refused:
+            if refused.code in _RESOURCE_CODES:
+                raise
+            raise disclosure_refusal(f"runtime_{refused.code}") from None
+
+    rows, spend = run_dp(fetch, plan, policy, epsilon, lambda e: privacy.ledger.spend(
+        privacy.subject, [dataset], granted=privacy.granted, epsilon=e, grant_id=grant_id))
+    return QueryOutcome(
+        columns=list(plan.output_columns), rows=rows, suppressed=0, row_count=len(rows), tier=Tier.AGGREGATE_DP,
+        sql_hash=digest, datasets=(dataset,),
+        privacy={"epsilon_spent": spend.epsilon, "epsilon_spent_total": round(spend.spent, 9),
+                 "epsilon_remaining": round(spend.remaining, 9), "epsilon_budget": spend.allowance},
     )
 
 
@@ -195,43 +277,49 @@ def _run_aggregate(
     guarded: GuardedQuery,
     per_dataset: dict[str, DatasetPolicy],
     history: QueryHistory,
-    grant_id: str,
-    timeout_s: float,
+    subjects: tuple[str, ...],
+    deadline: Deadline,
     max_rows: int,
     digest: str,
 ) -> QueryOutcome:
     plan = build_plan(guarded, per_dataset, salt=history.salt)
     effective = EffectivePolicy.combine(list(per_dataset.values()))
-    population = _population(con, plan, timeout_s)
-    if population.patients < effective.min_patients:
-        raise QueryRefused(
-            f"aggregate tier: the query covers fewer than {effective.min_patients} distinct patients",
-            code="too_few_patients",
-            status_code=422,
-        )
-    _, rows = _fetch(con, plan.cell_sql, timeout_s=timeout_s, limit=max_rows + 1)
-    if len(rows) > max_rows:
-        raise QueryRefused(
-            f"aggregate tier: the result has more than {max_rows} cells; group more coarsely",
-            code="too_many_cells",
-            status_code=422,
-        )
+    try:
+        _, rows = _fetch(con, plan.sql, deadline=deadline, limit=max_rows + 1)
+    except QueryRefused as refused:
+        if refused.code in _RESOURCE_CODES:
+            raise
+        raise disclosure_refusal(f"runtime_{refused.code}") from None
+    if rows:
+        patients, row_count, population_digest, sketch, per_lineage = plan.population(rows[0])
+    else:
+        patients, row_count, population_digest, sketch, per_lineage = 0, 0, 0, [], (0,)
+    population = Population(
+        patients=patients, rows=row_count, digest=population_digest,
+        sketch=tuple(sorted(int(h) for h in sketch)), sketch_size=SKETCH_SIZE,
+    )
     fingerprint = QueryFingerprint(
         datasets=guarded.datasets,
         grouping=plan.grouping_fingerprint,
         population=population,
         cells={
-            cell_key_hash(row[i] for i in plan.key_indices): (
-                int(row[plan.patients_index] or 0),
-                int(row[plan.rows_index] or 0),
-            )
-            for row in rows
+            cell_key_hash(row[i] for i in plan.key_indices): (plan.patients(row), int(row[plan.rows_index] or 0))
+            for row in rows[:max_rows]
         },
     )
     with history.exclusive():
-        history.check(grant_id, fingerprint, min_cell_count=effective.min_cell_count)
-        result = suppress(rows, plan, effective, known_suppressed=history.suppressed_digests(grant_id))
-        history.record(grant_id, fingerprint, result.suppressed_digests)
+        cause = None
+        if min(per_lineage, default=0) < effective.min_patients:
+            cause = "too_few_patients"
+        elif len(rows) > max_rows:
+            cause = "too_many_cells"
+        else:
+            cause = history.differencing_cause(subjects, fingerprint, min_cell_count=effective.min_cell_count)
+        if cause is not None:
+            history.record(subjects, replace(fingerprint, refused=True))
+            raise disclosure_refusal(cause)
+        result = suppress(rows, plan, effective, known_suppressed=history.suppressed_digests(subjects))
+        history.record(subjects, fingerprint, result.suppressed_digests)
     return QueryOutcome(
         columns=list(plan.output_columns),
         rows=result.rows,
@@ -241,7 +329,13 @@ def _run_aggregate(
         tier=Tier.AGGREGATE,
         sql_hash=digest,
         datasets=tuple(per_dataset),
+        cell_patients=[plan.cell_patients(rows[i]) for i in result.order],
+        suppression_reasons=result.reasons,
     )
+
+
+# OWASP CSV injection: a cell starting with one of these is a formula in spreadsheet software.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_value(value: Any) -> Any:
@@ -249,6 +343,8 @@ def _csv_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+        return "'" + value  # shown as text, never evaluated
     return "" if value is None else value
 
 

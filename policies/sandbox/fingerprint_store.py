@@ -1,6 +1,7 @@
-"""Persistence of the differencing history in ``governance.query_fingerprints`` (catalog DuckDB file).
+"""Persistence of the differencing history in ``governance.query_history`` (catalog DuckDB file).
 
-One row per released aggregate query: grant, sequence, time, and a JSON payload holding the datasets,
+One row per aggregate query and subject (``researcher:<sub>``, ``project:<name>``; released and refused
+queries alike): subject, sequence, time, and a JSON payload holding the refused flag, the datasets,
 grouping hash, population (counts, keyed digest, sketch), per-cell (key hash -> patients, rows) and the
 patient-set digests suppressed by that query. No SQL text, no key values, no pseudonyms are stored:
 digests and sketches are keyed hashes, cell keys are SHA-256 hashes.
@@ -15,7 +16,7 @@ from typing import Any
 
 from policies.sandbox.differencing import Population, QueryFingerprint
 
-TABLE = "governance.query_fingerprints"
+TABLE = "governance.query_history"
 
 
 class FingerprintStore:
@@ -28,12 +29,12 @@ class FingerprintStore:
             cur = self._cursor_factory()
             cur.execute("CREATE SCHEMA IF NOT EXISTS governance")
             cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (grant_id VARCHAR NOT NULL, seq BIGINT NOT NULL, "
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (subject VARCHAR NOT NULL, seq BIGINT NOT NULL, "
                 "recorded_at TIMESTAMP NOT NULL DEFAULT current_timestamp, payload VARCHAR NOT NULL, "
-                "PRIMARY KEY (grant_id, seq))"
+                "PRIMARY KEY (subject, seq))"
             )
 
-    def append(self, grant_id: str, fingerprint: QueryFingerprint, suppressed_digests: Iterable[int]) -> None:
+    def append(self, subject: str, fingerprint: QueryFingerprint, suppressed_digests: Iterable[int]) -> None:
         payload = json.dumps(
             {
                 "datasets": sorted(fingerprint.datasets),
@@ -46,6 +47,7 @@ class FingerprintStore:
                     "sketch_size": fingerprint.population.sketch_size,
                 },
                 "cells": {k: list(v) for k, v in fingerprint.cells.items()},
+                "refused": fingerprint.refused,
                 "suppressed": sorted(str(d) for d in suppressed_digests),
             },
             sort_keys=True,
@@ -53,19 +55,19 @@ class FingerprintStore:
         with self._lock:
             cur = self._cursor_factory()
             cur.execute(
-                f"INSERT INTO {TABLE} (grant_id, seq, payload) "
-                f"SELECT ?, coalesce(max(seq), 0) + 1, ? FROM {TABLE} WHERE grant_id = ?",
-                [grant_id, payload, grant_id],
+                f"INSERT INTO {TABLE} (subject, seq, payload) "
+                f"SELECT ?, coalesce(max(seq), 0) + 1, ? FROM {TABLE} WHERE subject = ?",
+                [subject, payload, subject],
             )
 
     def entries(self) -> Iterator[tuple[str, QueryFingerprint, frozenset[int]]]:
         with self._lock:
             rows = (
                 self._cursor_factory()
-                .execute(f"SELECT grant_id, payload FROM {TABLE} ORDER BY grant_id, seq")
+                .execute(f"SELECT subject, payload FROM {TABLE} ORDER BY subject, seq")
                 .fetchall()
             )
-        for grant_id, payload in rows:
+        for subject, payload in rows:
             data = json.loads(payload)
             population = data["population"]
             fingerprint = QueryFingerprint(
@@ -79,5 +81,6 @@ class FingerprintStore:
                     sketch_size=int(population["sketch_size"]),
                 ),
                 cells={k: (int(v[0]), int(v[1])) for k, v in data["cells"].items()},
+                refused=bool(data.get("refused", False)),
             )
-            yield str(grant_id), fingerprint, frozenset(int(d) for d in data["suppressed"])
+            yield str(subject), fingerprint, frozenset(int(d) for d in data["suppressed"])

@@ -40,6 +40,7 @@ SCALAR_FUNCTIONS: frozenset[str] = frozenset(
         "REGEXP_LIKE",
         "LPAD",
         "RPAD",
+        "PAD",  # lpad/rpad, as sqlglot names them; lengths limited in resources.py
         # dates and times
         "YEAR",
         "MONTH",
@@ -82,12 +83,12 @@ SCALAR_FUNCTIONS: frozenset[str] = frozenset(
 # Functions sqlglot does not model (parsed as ``Anonymous``), by lower-case DuckDB name.
 ANONYMOUS_FUNCTIONS: frozenset[str] = frozenset({"date_part", "datepart", "today", "now", "strlen", "reverse"})
 
-# Aggregates allowed in the aggregate tier: each output value is a sum-like statistic over its cell.
+# Aggregates allowed in the aggregate tier: each output value is a sum-like statistic over its cell, whose
+# per-patient contributions the contribution rules check (threshold, dominance, p-ratio).
 # Order statistics (MIN, MAX, MEDIAN, quantiles, MODE) and collectors (LIST, STRING_AGG, FIRST, ANY_VALUE,
-# ARG_MAX ...) release one individual's value, so they are record-tier only.
-AGGREGATE_TIER_AGGREGATES: frozenset[str] = frozenset(
-    {"COUNT", "SUM", "AVG", "STDDEV", "STDDEV_SAMP", "STDDEV_POP", "VARIANCE", "VARIANCE_POP"}
-)
+# ARG_MAX ...) release one individual's value, so they are record-tier only; STDDEV/VARIANCE have no additive
+# per-patient contribution the dominance rules could check, so they are record-tier only too.
+AGGREGATE_TIER_AGGREGATES: frozenset[str] = frozenset({"COUNT", "SUM", "AVG"})
 
 # Aggregates whose released value is itself a count (checked against min_cell_count and rounded).
 COUNTING_AGGREGATES: frozenset[str] = frozenset({"COUNT"})
@@ -98,6 +99,11 @@ ROUNDED_AGGREGATES: frozenset[str] = frozenset({"COUNT", "SUM"})
 # Aggregates allowed in the record and extract tiers (rows are visible there anyway).
 RECORD_TIER_AGGREGATES: frozenset[str] = AGGREGATE_TIER_AGGREGATES | frozenset(
     {
+        "STDDEV",
+        "STDDEV_SAMP",
+        "STDDEV_POP",
+        "VARIANCE",
+        "VARIANCE_POP",
         "MIN",
         "MAX",
         "MEDIAN",

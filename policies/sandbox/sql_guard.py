@@ -28,6 +28,11 @@ from policies.sandbox.scope import DATASET_SCHEMA, GrantScope
 
 DIALECT = "duckdb"
 MAX_SQL_LENGTH = 20_000
+# Names the sandbox itself uses for the hidden lineage and bookkeeping columns it adds to a query. No identifier
+# of a researcher's query (column, alias, table or CTE name, quoted or not, in any case) and no string literal may
+# carry the prefix, so nothing the researcher writes can produce, shadow or read those columns. The sandbox's own
+# names also carry a random per-query part (see lineage.py), a second barrier.
+RESERVED_PREFIX = "__hds"
 
 _FIRST_TOKENS = {TokenType.SELECT, TokenType.WITH, TokenType.FROM, TokenType.L_PAREN}
 
@@ -74,6 +79,7 @@ _FORBIDDEN_NODES: tuple[tuple[type[exp.Expr], str], ...] = tuple(
         ("Kwarg", "named function arguments are not allowed"),
         ("PropertyEQ", "named function arguments are not allowed"),
         ("Connect", "CONNECT BY is not allowed"),
+        ("TableSample", "SAMPLE/TABLESAMPLE is not allowed"),
     )
     if (node_type := getattr(exp, name, None)) is not None
 )
@@ -143,6 +149,12 @@ def _check_nodes(root: exp.Expr, scope: GrantScope) -> None:
         raise QueryRefused("only SELECT statements are allowed", code="not_select")
     cte_names = {cte.alias_or_name.lower() for cte in root.find_all(exp.CTE)}
     for node in root.walk():
+        if isinstance(node, exp.Identifier) and _reserved(str(node.this)):
+            raise QueryRefused(f"identifiers containing {RESERVED_PREFIX} are reserved{_where(node)}", code="reserved_name")
+        if isinstance(node, exp.Literal) and node.is_string and RESERVED_PREFIX in str(node.this).casefold():
+            raise QueryRefused(f"strings containing {RESERVED_PREFIX} are reserved", code="reserved_name")
+        if isinstance(node, exp.TableAlias) and node.args.get("columns"):
+            raise QueryRefused(f"column alias lists on tables are not allowed{_where(node)}", code="forbidden_construct")
         for node_type, reason in _FORBIDDEN_NODES:
             if isinstance(node, node_type):
                 raise QueryRefused(reason + _where(node), code="forbidden_construct")
@@ -161,6 +173,11 @@ def _check_nodes(root: exp.Expr, scope: GrantScope) -> None:
             _check_table(node, scope, cte_names)
         if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
             raise QueryRefused("schema- or database-qualified column references are not allowed", code="qualifier")
+
+
+def _reserved(name: str) -> bool:
+    # Anywhere in the name, case-folded (DuckDB compares identifiers case-insensitively, quoted or not).
+    return RESERVED_PREFIX in name.casefold()
 
 
 def _check_table(node: exp.Table, scope: GrantScope, cte_names: set[str]) -> None:

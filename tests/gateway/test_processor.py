@@ -109,8 +109,10 @@ def test_given_an_unknown_fhir_type_then_the_dead_letter_never_echoes_a_free_tex
     headers = json.dumps([(k, v.decode()) for k, v in out.headers])
     assert "Smith" not in headers and "555" not in headers
     named = processor.process("hds.raw.st-luke.fhir", b"k", b'{"resourceType": "Appointment"}', {})
-    # deid echoes only resource types its profile knows (an unknown one is never echoed, however it looks)
-    assert named.dead_letter and dict((k, v.decode()) for k, v in named.headers)["dlq-detail"] == "(type not in profile)"
+    # a real R4 type name the profile does not handle is named; a name-shaped value that is no R4 type is not
+    assert named.dead_letter and dict((k, v.decode()) for k, v in named.headers)["dlq-detail"] == "Appointment"
+    shaped = processor.process("hds.raw.st-luke.fhir", b"k", b'{"resourceType": "JohnSmith"}', {})
+    assert shaped.dead_letter and "John" not in dict((k, v.decode()) for k, v in shaped.headers)["dlq-detail"]
 
 
 def test_given_a_csv_published_without_its_header_then_the_dead_letter_names_no_value(processor: Processor) -> None:

@@ -62,7 +62,7 @@ def test_every_pod_a_service_routes_to_is_ready_only_when_its_target_port_answer
 
 def test_gateway_is_ready_only_once_its_consume_loop_runs(minimal: Release) -> None:
     gw = container(minimal.get("Deployment", "city-hds-gateway"), "gateway")
-    assert gw["readinessProbe"]["httpGet"] == {"path": "/health", "port": "metrics"}
+    assert gw["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "metrics"}
 
 
 def test_no_disruption_budget_selects_the_single_catalog_pod(full: Release, dev: Release, with_mllp: Release) -> None:

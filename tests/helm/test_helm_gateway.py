@@ -97,6 +97,6 @@ def test_given_enough_raw_partitions_then_install_notes_do_not_warn(full: Releas
 def test_gateway_liveness_probe_checks_the_consume_loop_on_the_metrics_port(minimal: Release) -> None:
     gw = container(minimal.get("Deployment", "city-hds-gateway"), "gateway")
     assert gw["ports"] == [{"name": "metrics", "containerPort": 9100}]
-    assert gw["livenessProbe"]["httpGet"] == {"path": "/health", "port": "metrics"}
+    assert gw["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "metrics"}
     assert env_of(gw)["HDS_GATEWAY_METRICS_PORT"]["value"] == "9100"
     assert env_of(gw)["HDS_GATEWAY_METRICS_HOST"]["value"] == "0.0.0.0"

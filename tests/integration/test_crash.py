@@ -169,7 +169,8 @@ def consumed(port: int) -> float:
 def start_gateway(run: Run, extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     p = run.start("gateway", {"HDS_GATEWAY_METRICS_PORT": str(port), **(extra or {})})
-    assert wait_for(lambda: gateway_ready(port) or p.poll() is not None, timeout=90) and p.poll() is None
+    # start-up builds the free-text engine: seconds on an idle machine, minutes on a saturated one
+    assert wait_for(lambda: gateway_ready(port) or p.poll() is not None, timeout=300) and p.poll() is None
     return p, port
 
 

@@ -56,7 +56,7 @@ def test_given_the_api_over_http_then_datasets_show_rows_from_three_hospitals(pi
     ids = {d["id"] for d in body}
     assert {"admissions", "lab_reports", "clinical_records", "lab_results"} <= ids
     for d in body:
-        assert d["rows"] > 0 and d["tier"] in {"aggregate", "record", "extract"}
+        assert d["rows"] > 0 and d["tier"] in {"aggregate-dp", "aggregate", "record", "extract"}
         assert len(d["hospitals"]) == 3
     one = httpx.get(f"{url}/api/datasets/admissions", headers=h).json()
     assert one["rows"] > 0 and one["deid_profiles"] == ["hl7v2-safe-harbor"] and one["last_update"]

@@ -94,3 +94,11 @@ def build_catalog(path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_external_access=false")
     con.execute("SET lock_configuration=true")
     return con
+
+
+# Column declarations the record and extract tiers need (policies/datasets.yaml `columns`).
+_BASE_DECLARED = {"record_id": "rekey", "patient_pseudonym": "rekey", "hospital": "safe", "feed": "safe",
+                  "loaded_at": "safe"}
+LAB_COLUMNS = {**_BASE_DECLARED, **dict.fromkeys(("test_code", "test_name", "value", "unit", "flag", "collected_at"),
+                                                 "safe")}
+CLINICAL_COLUMNS = {**_BASE_DECLARED, "resource_type": "safe", "code": "safe"}

@@ -1,4 +1,4 @@
-"""The differencing rule and its persistence in governance.query_fingerprints."""
+"""The differencing rule and its persistence in governance.query_history."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_given_all_then_all_but_one_then_refused() -> None:
     history.record("g", fingerprint(range(100)))
     with pytest.raises(QueryRefused) as refused:
         history.check("g", fingerprint(range(1, 100)), min_cell_count=10)
-    assert refused.value.code == "differencing"
+    assert refused.value.code == "disclosure" and refused.value.audit_reason.startswith("differencing")
 
 
 def test_given_difference_of_at_least_k_then_allowed() -> None:
@@ -73,11 +73,21 @@ def test_given_same_grouping_and_a_cell_differing_by_one_then_refused() -> None:
         history.check("g", candidate, min_cell_count=10)
 
 
-def test_given_other_datasets_or_grant_then_not_compared() -> None:
+def test_given_another_dataset_then_populations_are_still_compared() -> None:
+    """Patients are the same people in every dataset: joining another dataset to drop one person is differencing."""
     history = QueryHistory()
-    history.record("g", fingerprint(range(100)))
-    history.check("g", fingerprint(range(1, 100), datasets=("lab_reports",)), min_cell_count=10)
-    history.check("other-grant", fingerprint(range(1, 100)), min_cell_count=10)
+    history.record("researcher:r1", fingerprint(range(100)))
+    with pytest.raises(QueryRefused) as refused:
+        history.check("researcher:r1", fingerprint(range(1, 100), datasets=("lab_reports",)), min_cell_count=10)
+    assert refused.value.audit_reason == "differencing_population"
+
+
+def test_given_an_unrelated_subject_then_not_compared_but_a_shared_subject_is() -> None:
+    history = QueryHistory()
+    history.record(["researcher:r1", "project:p"], fingerprint(range(100)))
+    history.check(["researcher:r2", "project:q"], fingerprint(range(1, 100)), min_cell_count=10)
+    with pytest.raises(QueryRefused):  # a team member of project p, under a grant of their own
+        history.check(["researcher:r3", "project:p"], fingerprint(range(1, 100)), min_cell_count=10)
 
 
 def test_given_store_then_history_survives_a_restart(tmp_path: Path) -> None:
@@ -90,6 +100,6 @@ def test_given_store_then_history_survives_a_restart(tmp_path: Path) -> None:
     assert restarted.released("g")[0].cells == {"k": (100, 100)}
     with pytest.raises(QueryRefused):
         restarted.check("g", fingerprint(range(1, 100)), min_cell_count=10)
-    count = con.execute("SELECT count(*) FROM governance.query_fingerprints").fetchone()
+    count = con.execute("SELECT count(*) FROM governance.query_history").fetchone()
     assert count == (1,)
     con.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from sandbox_kit import RARE_WARD, SECRET_VALUE
+from sandbox_kit import LAB_COLUMNS, RARE_WARD, SECRET_VALUE
 
 from policies.sandbox.differencing import QueryHistory
 from policies.sandbox.errors import QueryRefused
@@ -57,6 +57,22 @@ def test_given_grouped_count_with_rare_ward_then_small_cell_and_a_complement_are
     assert len(secondary) == 1  # a large cell hidden to protect the small one keeps its key
     for _, value in outcome.rows:
         assert value is None or (value >= 10 and value % 5 == 0)
+
+
+def test_given_suppressed_cells_then_their_positions_follow_the_released_row_order(
+    cursor, scope, policies, history
+) -> None:
+    """Small rows are released last; `suppressed_cells` is numbered as released, so it points at the NULLs."""
+    outcome = run(
+        cursor, "SELECT ward, count(*) AS n FROM admissions GROUP BY ward ORDER BY ward DESC", scope, policies, history
+    )
+    cells = set(outcome.suppressed_cells)
+    assert len(cells) == 3  # the rare ward's key and count, and the secondary cell's count
+    small = len(outcome.rows) - 1
+    assert outcome.rows[small] == (None, None) and {(small, 0), (small, 1)} <= cells
+    for r, row in enumerate(outcome.rows):
+        for c, value in enumerate(row):
+            assert ((r, c) in cells) == (value is None)
 
 
 def test_given_suppressed_cell_then_total_minus_released_cells_does_not_isolate_it(
@@ -182,25 +198,26 @@ def test_given_individual_singled_out_in_joined_derived_table_then_their_group_i
     cursor, scope, policies, history
 ) -> None:
     """Joining a one-person derived table on ward would reveal that person's ward through which group
-    appears; the derived table's patients are counted too, so every such cell is small and fully hidden."""
+    appears; the derived table's patients are a lineage of their own, which covers one patient: refused."""
     for join in ("JOIN", "LEFT JOIN"):
-        outcome = run(
-            cursor,
-            f"SELECT a.ward, count(*) FROM admissions a {join} "
-            "(SELECT ward FROM admissions WHERE admit_date = DATE '2025-01-10') s ON a.ward = s.ward GROUP BY a.ward",
-            scope,
-            policies,
-            history,
-            grant_id=f"g-{join}",
-        )
-        assert outcome.rows and all(row == (None, None) for row in outcome.rows)
+        with pytest.raises(QueryRefused) as refused:
+            run(
+                cursor,
+                f"SELECT a.ward, count(*) FROM admissions a {join} "
+                "(SELECT ward FROM admissions WHERE admit_date = DATE '2025-01-10') s ON a.ward = s.ward GROUP BY a.ward",
+                scope,
+                policies,
+                history,
+                grant_id=f"g-{join}",
+            )
+        assert (refused.value.code, refused.value.audit_reason) == ("disclosure", "too_few_patients")
 
 
 def test_given_complementary_query_then_differencing_refuses(cursor, scope, policies, history) -> None:
     run(cursor, "SELECT count(*) FROM admissions", scope, policies, history)
     with pytest.raises(QueryRefused) as refused:
         run(cursor, f"SELECT count(*) FROM admissions WHERE ward <> '{RARE_WARD}'", scope, policies, history)
-    assert refused.value.code == "differencing" and refused.value.status_code == 422
+    assert refused.value.code == "disclosure" and refused.value.audit_reason.startswith("differencing") and refused.value.status_code == 422
     with pytest.raises(QueryRefused):
         run(
             cursor, f"SELECT avg(birth_year) FROM admissions WHERE NOT (ward = '{RARE_WARD}')", scope, policies, history
@@ -217,7 +234,7 @@ def test_given_complement_grouped_query_then_cell_differencing_refuses(cursor, s
             policies,
             history,
         )
-    assert refused.value.code == "differencing"
+    assert refused.value.code == "disclosure" and refused.value.audit_reason.startswith("differencing")
 
 
 def test_given_other_grant_then_history_does_not_cross_grants(cursor, scope, policies, history) -> None:
@@ -247,7 +264,7 @@ def test_given_too_few_patients_then_aggregate_is_refused(cursor, scope, history
     policies = _policies({"clinical_records": {"tier": "aggregate", "min_patients": 20}})
     with pytest.raises(QueryRefused) as refused:
         run(cursor, "SELECT code, count(*) FROM clinical_records GROUP BY code", scope, policies, history)
-    assert refused.value.code == "too_few_patients"
+    assert refused.value.code == "disclosure" and refused.value.audit_reason == "too_few_patients"
     with pytest.raises(QueryRefused):
         run(cursor, f"SELECT count(*) FROM admissions WHERE ward = '{RARE_WARD}'", scope, policies, history)
 
@@ -288,7 +305,7 @@ def _policies(text_overrides: dict) -> DatasetPolicies:
 
 
 def test_given_record_tier_then_rows_are_capped(cursor, scope, history) -> None:
-    policies = _policies({"lab_results": {"tier": "record", "row_cap": 50}})
+    policies = _policies({"lab_results": {"tier": "record", "columns": LAB_COLUMNS, "row_cap": 50}})
     outcome = run(cursor, "SELECT test_code, value FROM lab_results", scope, policies, history)
     assert outcome.tier is Tier.RECORD
     assert outcome.row_count == 50 and outcome.truncated
@@ -302,7 +319,7 @@ def test_given_record_tier_then_max_rows_argument_caps_too(cursor, scope, polici
 
 
 def test_given_extract_tier_then_export_rows_writes_csv(cursor, scope, history) -> None:
-    policies = _policies({"lab_results": {"tier": "extract"}})
+    policies = _policies({"lab_results": {"tier": "extract", "columns": LAB_COLUMNS}})
     outcome = run(
         cursor, "SELECT test_code, value, collected_at FROM lab_results ORDER BY collected_at", scope, policies, history
     )
@@ -314,7 +331,7 @@ def test_given_extract_tier_then_export_rows_writes_csv(cursor, scope, history) 
 
 
 def test_given_extract_tier_then_export_rows_writes_parquet_that_reads_back(cursor, scope, history) -> None:
-    policies = _policies({"lab_results": {"tier": "extract"}})
+    policies = _policies({"lab_results": {"tier": "extract", "columns": LAB_COLUMNS}})
     outcome = run(cursor, "SELECT test_code, value FROM lab_results ORDER BY record_id", scope, policies, history)
     data = export_rows(outcome, format="parquet")
     assert data[:4] == b"PAR1" and data[-4:] == b"PAR1"
@@ -326,7 +343,7 @@ def test_given_extract_tier_then_export_rows_writes_parquet_that_reads_back(curs
 
 
 def test_given_non_extract_outcome_then_export_is_refused(cursor, scope, history) -> None:
-    policies = _policies({"lab_results": {"tier": "record"}})
+    policies = _policies({"lab_results": {"tier": "record", "columns": LAB_COLUMNS}})
     outcome = run(cursor, "SELECT test_code FROM lab_results", scope, policies, history)
     with pytest.raises(QueryRefused):
         export_rows(outcome)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sandbox_kit import CLINICAL_COLUMNS, LAB_COLUMNS
 
 from policies.sandbox.errors import QueryRefused
 from policies.sandbox.executor import run_query
@@ -11,8 +12,8 @@ from policies.sandbox.tiers import DatasetPolicies, parse_dataset_policies
 
 def record_tier() -> DatasetPolicies:
     return parse_dataset_policies({"default": {"tier": "aggregate"},
-                                   "datasets": {"lab_results": {"tier": "record", "row_cap": 5000},
-                                                "clinical_records": {"tier": "record", "row_cap": 5000}}})
+                                   "datasets": {"lab_results": {"tier": "record", "columns": LAB_COLUMNS, "row_cap": 5000},
+                                                "clinical_records": {"tier": "record", "columns": CLINICAL_COLUMNS, "row_cap": 5000}}})
 
 
 def run(cursor, sql, scope, history, grant_id="grant-1"):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policies.sandbox.differencing import QueryHistory
-from policies.sandbox.disclosure import AggregatePlan, EffectivePolicy, Measure
+from policies.sandbox.disclosure import AggregatePlan, EffectivePolicy, LineageStats, Measure, MeasureStats
 from policies.sandbox.errors import QueryRefused
 from policies.sandbox.executor import run_query
 from policies.sandbox.scope import GrantScope
@@ -87,17 +87,16 @@ def test_given_query_over_granted_columns_only_then_guard_accepts(granted, data)
 
 # --- suppression as a pure function ----------------------------------------------------------------------------
 
+# Row layout: a, b, n, patients, rows, digest, total contribution, largest contributions.
 PLAN = AggregatePlan(
-    cell_sql="",
-    population_sql="",
+    sql="",
     output_columns=("a", "b", "n"),
     key_indices=(0, 1),
     measures=(Measure(index=2, function="COUNT", is_count=True, rounded=True),),
     grouping_fingerprint="",
-    patients_index=3,
     rows_index=4,
-    digest_index=5,
-    contributor_indices={},
+    lineages=(LineageStats(patients=3, digest=5, measures={2: MeasureStats(contributors=3, total=6, largest=7)}),),
+    population_index=8,
 )
 
 
@@ -111,7 +110,7 @@ def two_way_tables(draw: st.DrawFn) -> list[tuple]:
             if draw(st.booleans()) or (i == 0 and j == 0):
                 patients = draw(st.integers(min_value=1, max_value=60))
                 count = patients + draw(st.integers(min_value=0, max_value=20))
-                rows.append((a, b, count, patients, count, i * 10 + j + 1))
+                rows.append((a, b, count, patients, count, i * 10 + j + 1, count, [1 + count - patients, 1]))
     return rows
 
 
@@ -119,7 +118,7 @@ def two_way_tables(draw: st.DrawFn) -> list[tuple]:
 @given(two_way_tables(), st.integers(min_value=2, max_value=15), st.sampled_from([None, 1, 5, 10]))
 def test_given_any_table_then_no_released_count_is_below_threshold(rows, k, base) -> None:
     result = suppress(rows, PLAN, EffectivePolicy(min_cell_count=k, min_patients=1, rounding=base))
-    for released, original in zip(result.rows, rows, strict=True):
+    for released, original in zip(result.rows, [rows[i] for i in result.order], strict=True):
         assert released[2] is None or released[2] >= k
         if original[3] < k:
             assert released == (None, None, None)  # value and the keys that would reveal the group
@@ -134,7 +133,7 @@ def test_given_any_table_then_no_line_has_exactly_one_suppressed_cell(rows, k) -
     result = suppress(rows, PLAN, EffectivePolicy(min_cell_count=k, min_patients=1, rounding=None))
     for dimension in (0, 1):
         lines: dict[object, list[tuple]] = defaultdict(list)
-        for released, original in zip(result.rows, rows, strict=True):
+        for released, original in zip(result.rows, [rows[i] for i in result.order], strict=True):
             lines[original[1 - dimension]].append(released)
         for members in lines.values():
             hidden = sum(1 for r in members if r[2] is None)

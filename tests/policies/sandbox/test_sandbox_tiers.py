@@ -12,7 +12,7 @@ from policies.sandbox.tiers import DEFAULT_POLICY_FILE, PolicyFileError, Tier, l
 def test_given_shipped_policy_file_then_the_four_datasets_have_their_tiers() -> None:
     policies = load_dataset_policies(DEFAULT_POLICY_FILE)
     assert policies.for_dataset("admissions").tier is Tier.AGGREGATE
-    assert policies.for_dataset("lab_reports").tier is Tier.AGGREGATE
+    assert policies.for_dataset("lab_reports").tier is Tier.AGGREGATE_DP
     assert policies.for_dataset("clinical_records").tier is Tier.RECORD
     assert policies.for_dataset("lab_results").tier is Tier.EXTRACT  # the demo has one dataset in each tier
     assert policies.for_dataset("lab_results").rounding is None
@@ -27,7 +27,7 @@ def test_given_unlisted_dataset_then_default_aggregate_tier_applies() -> None:
 
 def test_given_minimal_file_then_field_defaults_apply(tmp_path: Path) -> None:
     path = tmp_path / "datasets.yaml"
-    path.write_text("datasets:\n  x:\n    tier: record\n", encoding="utf-8")
+    path.write_text("datasets:\n  x:\n    tier: record\n    columns: {record_id: rekey, v: safe}\n", encoding="utf-8")
     policy = load_dataset_policies(path).for_dataset("x")
     assert (policy.tier, policy.min_cell_count, policy.min_patients, policy.row_cap, policy.patient_column) == (
         Tier.RECORD,
