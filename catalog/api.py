@@ -16,7 +16,7 @@ from catalog.body_limit import BodyLimit
 from catalog.deps import CurrentPrincipal
 from catalog.governance import install
 from catalog.metrics import CatalogMetrics
-from catalog.routes import datasets, docs, ingest, portal, query
+from catalog.routes import datasets, docs, feeds, ingest, metadata, portal, query
 from catalog.store import CatalogStore
 from policies.feeds import FeedRegistry
 from policies.sandbox.differencing import QueryHistory
@@ -55,7 +55,9 @@ def create_app(services: Services) -> FastAPI:
     _measure_requests(app, metrics)
     errors.install(app)  # the one map from domain errors to status codes and JSON details
     _add_operations_routes(app, services, metrics)
+    app.include_router(metadata.router)
     app.include_router(datasets.router)
+    app.include_router(feeds.router)
     app.include_router(query.router)
     app.include_router(ingest.router)
     app.include_router(portal.router)

@@ -12,8 +12,10 @@ from typing import Any
 import uvicorn
 
 from catalog.api import Services, create_app
+from catalog.feed_health import KafkaDeadLetters
 from catalog.loader import Loader
 from catalog.store import CatalogStore
+from gateway.dlq import list_dead_letters
 from gateway.kafka_io import make_producer
 from policies.feeds import FeedRegistry
 from policies.identity.factory import verifier_from_settings
@@ -67,6 +69,12 @@ def _sweep_grants(app: Any, stop: threading.Event, every_s: float = 60.0) -> Non
             log.warning("grant expiry sweep failed (%s)", type(exc).__name__)
 
 
+def _dead_letter_source(settings: Settings) -> Any:
+    """Dead letters for the feed-health views: headers only (codes and positions), see catalog.feed_health."""
+    bootstrap, security = settings.kafka_bootstrap, settings.kafka_security()
+    return KafkaDeadLetters(lambda: list_dead_letters(bootstrap, idle_s=0.5, security=security))
+
+
 def start_catalog(settings: Settings, *, verifier: Any | None = None, mirror: Any | None = None) -> CatalogRuntime:
     registry = FeedRegistry.load(settings.feeds_file)
     policies = dataset_policies(settings)
@@ -74,17 +82,20 @@ def start_catalog(settings: Settings, *, verifier: Any | None = None, mirror: An
     if mirror is None:
         mirror = mirror_from_settings(settings)
     loader = producer = None
+    extra_state: dict[str, Any] = {}
     if settings.kafka_bootstrap:
         loader = Loader(store, bootstrap=settings.kafka_bootstrap, group_id=settings.loader_group,
                         session_timeout_ms=settings.kafka_session_timeout_ms, topics=registry.deid_topics(),
                         security=settings.kafka_security())
         producer = make_producer(settings.kafka_bootstrap, client_id="hds-catalog-ingest",
                                  security=settings.kafka_security())
+        extra_state["dead_letters"] = _dead_letter_source(settings)
     services = Services(
         settings=settings, store=store, registry=registry,
         verifier=verifier if verifier is not None else verifier_from_settings(settings),
         tier_of=lambda ds: str(policies.for_dataset(ds).tier.value),
         producer=producer, loader_stats=loader.stats if loader else None, dataset_policies=policies, mirror=mirror,
+        extra_state=extra_state,
     )
     app = create_app(services)
     config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning",

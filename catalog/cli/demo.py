@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,10 +78,23 @@ def _identifier_leaks(store: Any, identifiers: dict[str, list[str]]) -> dict[str
     leaks: dict[str, int] = {}
     for kind, values in needles.items():
         # Every value is searched in the decoded table contents; the raw file bytes (compressed pages, WAL) are
-        # searched for values of 6+ characters only, where a chance match in binary data is negligible.
-        n = sum(1 for v in values if v in text or (len(v) >= 6 and v.encode("utf-8") in raw))
+        # searched for values of 6+ characters only, where a chance match in binary data is negligible. A value
+        # counts only as a whole token (not inside a longer run of letters and digits): a 7-digit MRN turns up by
+        # chance inside the hex of record ids once the city has a few hundred patients, and a real leak in text
+        # or in a column is delimited.
+        n = sum(1 for v in values if _as_token(v, text) or (len(v) >= 6 and _as_token(v.encode("utf-8"), raw)))
         leaks[kind] = n
     return leaks
+
+
+def _as_token(needle: Any, haystack: Any) -> bool:
+    if needle not in haystack:  # the fast test first; the boundary check only for candidates
+        return False
+    if isinstance(needle, bytes):
+        pattern: Any = re.compile(rb"(?<![0-9a-z])" + re.escape(needle) + rb"(?![0-9a-z])")
+    else:
+        pattern = re.compile(r"(?<![0-9a-z])" + re.escape(needle) + r"(?![0-9a-z])")
+    return pattern.search(haystack) is not None
 
 
 def _api_check(settings: Settings, url: str, rows: dict[str, int]) -> str:
@@ -160,6 +174,7 @@ def _run_demo(settings: Settings, *, smoke: bool, seed: int, patients: int, stop
         _say(f"[2/5] gateway started (pid {gateway.pid}; log {base / 'gateway.log'})")
         catalog = start_catalog(settings)
         _say(f"[3/5] catalog API on {catalog.url} (DuckDB file {settings.db_path})")
+        _say(f"      the portal is up already: {catalog.url}/ (datasets fill in as the records arrive)")
 
         feeds_dir = base / "feeds"
         manifest = generate(feeds_dir, seed=seed, patients=patients)

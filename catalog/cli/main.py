@@ -77,13 +77,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+# The demo's city: enough patients that ordinary aggregate queries come back unsuppressed. The smoke check runs the
+# small city (it also searches the whole catalog for every synthetic identifier, which grows with the city).
+DEMO_PATIENTS = 2000
+SMOKE_PATIENTS = 60
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from catalog.cli.demo import run_demo  # lazy: every component of the data space
 
     settings = settings_from_args(args)
     if args.port is not None:
         settings = settings.with_(api_port=args.port)
-    return run_demo(settings, smoke=args.smoke, seed=args.seed, patients=args.patients, stop=stop_on_signals(),
+    patients = args.patients or (SMOKE_PATIENTS if args.smoke else DEMO_PATIENTS)
+    return run_demo(settings, smoke=args.smoke, seed=args.seed, patients=patients, stop=stop_on_signals(),
                     timeout_s=args.timeout, port_given=args.port is not None)
 
 
@@ -188,7 +195,8 @@ def _add_demo_commands(sub: Any) -> None:
     d.add_argument("--port", type=int, default=None, help="API/portal port (default: $HDS_API_PORT or 8000)")
     d.add_argument("--smoke", action="store_true", help="run once, verify, print a JSON summary, exit 0/1")
     d.add_argument("--seed", type=int, default=7)
-    d.add_argument("--patients", type=int, default=60)
+    d.add_argument("--patients", type=int, default=None,
+                   help=f"synthetic patients (default: {DEMO_PATIENTS}; --smoke: {SMOKE_PATIENTS})")
     d.add_argument("--timeout", type=float, default=240.0, help="smoke: seconds to wait for the pipeline")
     d.add_argument("--data-dir", help="data directory (default: $HDS_DATA_DIR or .hds; --smoke: a fresh temporary one)")
     d.add_argument("--bootstrap", help="use this Kafka instead of the embedded broker (default: $HDS_KAFKA_BOOTSTRAP)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -28,17 +28,26 @@ def list_audit_records(
     principal: Admin,
     audit: Audit,
     after_seq: Annotated[int, Query(ge=0)] = 0,
+    before_seq: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     action: Annotated[str | None, Query(max_length=100)] = None,
     subject: Annotated[str | None, Query(max_length=200)] = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
 ) -> dict[str, Any]:
-    """Records with seq > after_seq, oldest first; pass `next_after_seq` back to page on (null at the end).
-    `action` and `subject` (e.g. `grant:<id>`) filter."""
-    records = audit.records(after_seq=after_seq, limit=limit, action=action, subject=subject)
+    """Records oldest first (`order=asc`, the default: pass `next_after_seq` back as `after_seq` to page on) or
+    newest first (`order=desc`: pass `next_before_seq` back as `before_seq`); null at the end. `action`, `actor`
+    and `subject` (e.g. `grant:<id>`) filter; `total` counts the records matching the filters, `total_all` all."""
+    newest = order == "desc"
+    records = audit.records(after_seq=after_seq, before_seq=before_seq, limit=limit, action=action,
+                            subject=subject, actor=actor, newest_first=newest)
+    full = len(records) == limit
     return {
         "records": [r.to_public() for r in records],
-        "next_after_seq": records[-1].seq if len(records) == limit else None,
-        "total": audit.count(),
+        "next_after_seq": records[-1].seq if full and not newest else None,
+        "next_before_seq": records[-1].seq if full and newest else None,
+        "total": audit.count(action=action, subject=subject, actor=actor),
+        "total_all": audit.count(),
     }
 
 

@@ -8,6 +8,9 @@ from catalog.deps import CurrentPrincipal
 
 router = APIRouter(tags=["datasets"])
 
+# The topic a dataset is filed under in the portal's catalog, from the feeds that fill it.
+FEED_TOPICS = {"adt": "admissions", "oru": "laboratory", "lab": "laboratory", "fhir": "clinical"}
+
 
 def _describe(request: Request, dataset: str) -> dict | None:
     state = request.app.state
@@ -21,6 +24,12 @@ def _describe(request: Request, dataset: str) -> dict | None:
     out["title"] = info.title if info else dataset
     out["description"] = info.description if info else ""
     out["tier"] = state.tier_of(dataset)
+    feeds = out.get("feeds") or state.registry.feeds_of_dataset(dataset)
+    out["topics"] = sorted({FEED_TOPICS.get(f, "other") for f in feeds})
+    out["hospital_names"] = {h: state.registry.hospital_name(h) or h for h in out.get("hospitals") or []}
+    if not out.get("format"):
+        cfg = next((c for h in state.registry.hospitals for f in feeds if (c := state.registry.lookup(h, f))), None)
+        out["format"] = cfg.format if cfg else None
     return out
 
 
@@ -33,7 +42,8 @@ def list_datasets(request: Request, principal: CurrentPrincipal) -> list[dict]:
         d = _describe(request, dataset)
         if d is not None:
             out.append({k: d[k] for k in ("id", "title", "description", "rows", "tier", "hospitals", "feeds",
-                                          "deid_profiles", "last_update")})
+                                          "deid_profiles", "last_update", "format", "topics", "patients",
+                                          "hospital_names")})
     return out
 
 

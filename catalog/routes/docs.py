@@ -24,6 +24,7 @@ HEADERS = {
 
 _PAGE = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{title}} - Swagger UI</title>
+<link rel="icon" type="image/png" href="{ASSETS}/favicon-32x32.png">
 <link rel="stylesheet" href="{ASSETS}/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="{ASSETS}/swagger-ui-bundle.js"></script>

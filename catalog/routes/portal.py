@@ -8,7 +8,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 PORTAL_DIR = Path(__file__).resolve().parent.parent / "portal"
-_FILES = {"portal.js": "text/javascript", "portal.css": "text/css"}
+_FILES = {"portal.js": "text/javascript", "i18n.js": "text/javascript", "portal.css": "text/css",
+          "chart.js": "text/javascript", "views-research.js": "text/javascript", "views-authority.js": "text/javascript"}
 _HEADERS = {
     # Only our own script and styles; connections to the API and, for sign-in, the identity provider.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -131,6 +131,8 @@ async def query(body: QueryBody, request: Request, principal: CurrentPrincipal) 
         "columns": outcome.columns,
         "rows": [[_jsonable(v) for v in row] for row in outcome.rows],
         "suppressed": outcome.suppressed,
+        # Where the suppressed values are: [row, column] pairs (a NULL not listed is a real missing value).
+        "suppressed_cells": [list(cell) for cell in getattr(outcome, "suppressed_cells", ())],
         "row_count": outcome.row_count,
         "tier": outcome.tier.value,
         "truncated": outcome.truncated,

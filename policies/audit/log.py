@@ -117,25 +117,39 @@ class AuditLog:
 
     # -- reading ------------------------------------------------------------------------------------------------
     def records(self, *, after_seq: int = 0, limit: int = 100, action: str | None = None,
-                subject: str | None = None) -> list[AuditRecord]:
-        """Records with seq > after_seq in seq order, optionally only one action and/or one subject id
-        (e.g. `grant:<id>`: everything that happened under a grant)."""
-        sql = f"SELECT {_COLUMNS} FROM governance.audit_log WHERE seq > ?"
-        params: list[Any] = [after_seq]
-        if action:
-            sql += " AND action = ?"
-            params.append(action)
-        if subject:
-            sql += " AND list_contains(from_json(subjects, '[\"VARCHAR\"]'), ?)"
-            params.append(subject)
-        sql += " ORDER BY seq LIMIT ?"
+                subject: str | None = None, before_seq: int | None = None, actor: str | None = None,
+                newest_first: bool = False) -> list[AuditRecord]:
+        """Records with after_seq < seq (< before_seq), in seq order or newest first, optionally only one action,
+        one actor and/or one subject id (e.g. `grant:<id>`: everything that happened under a grant)."""
+        where, params = self._where(after_seq, before_seq, action, subject, actor)
+        sql = f"SELECT {_COLUMNS} FROM governance.audit_log WHERE {where}"
+        sql += f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?"
         params.append(limit)
         with read_cursor(self._cursor_factory) as cur:
             return [_row_to_record(row) for row in cur.execute(sql, params).fetchall()]
 
-    def count(self) -> int:
+    @staticmethod
+    def _where(after_seq: int, before_seq: int | None, action: str | None, subject: str | None,
+               actor: str | None) -> tuple[str, list[Any]]:
+        clauses, params = ["seq > ?"], [after_seq]
+        if before_seq is not None:
+            clauses.append("seq < ?")
+            params.append(before_seq)
+        if action:
+            clauses.append("action = ?")
+            params.append(action)
+        if actor:
+            clauses.append("actor = ?")
+            params.append(actor)
+        if subject:
+            clauses.append("list_contains(from_json(subjects, '[\"VARCHAR\"]'), ?)")
+            params.append(subject)
+        return " AND ".join(clauses), params
+
+    def count(self, *, action: str | None = None, subject: str | None = None, actor: str | None = None) -> int:
+        where, params = self._where(0, None, action, subject, actor)
         with read_cursor(self._cursor_factory) as cur:
-            return int(cur.execute("SELECT count(*) FROM governance.audit_log").fetchone()[0])
+            return int(cur.execute(f"SELECT count(*) FROM governance.audit_log WHERE {where}", params).fetchone()[0])
 
     def verify(self) -> VerifyReport:
         with read_cursor(self._cursor_factory) as cur:

@@ -49,6 +49,7 @@ class QueryOutcome:
     datasets: tuple[str, ...] = ()
     truncated: bool = False  # record/extract tier: more rows existed than the cap allowed
     notes: list[str] = field(default_factory=list)
+    suppressed_cells: tuple[tuple[int, int], ...] = ()  # (row, column) of cells NULLed by disclosure control
     # Aggregate tier, never sent to the researcher: distinct patients per lineage behind each released row
     # (what disclosure control used; the trusted-recomputation tests compare it) and primary-suppression causes.
     cell_patients: list[tuple[int, ...]] = field(default_factory=list, repr=False)
@@ -323,6 +324,7 @@ def _run_aggregate(
         columns=list(plan.output_columns),
         rows=result.rows,
         suppressed=result.suppressed,
+        suppressed_cells=result.cells,
         row_count=len(result.rows),
         tier=Tier.AGGREGATE,
         sql_hash=digest,

@@ -131,6 +131,9 @@ def _parse(sql: str) -> exp.Expr:
         if token.token_type == TokenType.SEMICOLON and token.start < last.start:
             raise QueryRefused("exactly one statement is allowed", code="multiple_statements", status_code=400)
     if meaningful[0].token_type not in _FIRST_TOKENS:
+        if meaningful[0].token_type in (TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING, TokenType.NUMBER):
+            # Not a statement keyword at all (a typo such as "SELEC"): a syntax error, not a forbidden statement.
+            raise QueryRefused("syntax error: a query starts with SELECT, WITH or FROM", code="syntax", status_code=400)
         raise QueryRefused("only SELECT statements are allowed", code="not_select")
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]

@@ -42,6 +42,7 @@ class SuppressionResult:
     suppressed_digests: frozenset[int]  # patient-set digests of small and secondarily suppressed cells
     order: list[int] = field(default_factory=list)  # fetched row number of each released row
     reasons: dict[str, int] = field(default_factory=dict)  # primary-suppression causes, counted (audit only)
+    cells: tuple[tuple[int, int], ...] = ()  # (released row, column) of every cell released as NULL by suppression
 
 
 def _number(value: Any) -> float:
@@ -126,7 +127,30 @@ def suppress(
         suppressed_digests=frozenset(d for i in protected for d in digests[i]),
         order=order,
         reasons=dict(reasons),
+        cells=masked_cells(len(rows), small, plan.key_indices, hidden, order),
     )
+
+
+def masked_cells(n_rows: int, small: Sequence[bool], key_indices: Sequence[int],
+                 hidden: dict[int, set[int]]) -> tuple[tuple[int, int], ...]:
+    """Every (row, column) suppression set to NULL: measures hidden, and the keys of small rows. A NULL that is
+    not listed is a real missing value, so a client can tell the two apart."""
+    cells = {(i, key) for i in range(n_rows) if small[i] for key in key_indices}
+    cells |= {(i, measure) for measure, rows_hidden in hidden.items() for i in rows_hidden}
+    return tuple(sorted(cells))
+
+
+def masked_cells(n_rows: int, small: Sequence[bool], key_indices: Sequence[int],
+                 hidden: dict[int, set[int]], order: Sequence[int] | None = None) -> tuple[tuple[int, int], ...]:
+    """Every (row, column) suppression set to NULL: measures hidden, and the keys of small rows. A NULL that is
+    not listed is a real missing value, so a client can tell the two apart. Rows are numbered as fetched, or, with
+    `order` (the fetched row number of each released row), as released."""
+    cells = {(i, key) for i in range(n_rows) if small[i] for key in key_indices}
+    cells |= {(i, measure) for measure, rows_hidden in hidden.items() for i in rows_hidden}
+    if order is not None:
+        position = {fetched: released for released, fetched in enumerate(order)}
+        cells = {(position[i], column) for i, column in cells}
+    return tuple(sorted(cells))
 
 
 def _secondary(

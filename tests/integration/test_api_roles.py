@@ -55,16 +55,16 @@ def test_given_a_record_tier_grant_then_rows_are_capped_and_export_is_refused(pi
     h = {"Authorization": f"Bearer {token(pipeline, 'researcher')}"}
     a = {"Authorization": f"Bearer {DevIssuer.from_settings(pipeline.settings).issue('boss', ['authority-admin'])}"}
     rid = httpx.post(pipeline.catalog.url + "/api/access-requests", headers=h, timeout=60, json={
-        "datasets": ["lab_results"], "purpose": "Lab value distributions", "duration_days": 7}).json()["id"]
+        "datasets": ["clinical_records"], "purpose": "Encounter classes", "duration_days": 7}).json()["id"]
     gid = httpx.post(pipeline.catalog.url + f"/api/access-requests/{rid}/approve", headers=a, json={}, timeout=60).json()["grant_id"]
     r = httpx.post(pipeline.catalog.url + "/api/query", headers=h, timeout=60, json={
-        "grant_id": gid, "sql": "SELECT patient_pseudonym, test_code, value_num FROM lab_results"})
+        "grant_id": gid, "sql": "SELECT patient_pseudonym, encounter_class, birth_year FROM clinical_records"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["tier"] == "record" and body["columns"] == ["patient_pseudonym", "test_code", "value_num"]
+    assert body["tier"] == "record" and body["columns"] == ["patient_pseudonym", "encounter_class", "birth_year"]
     assert 0 < body["row_count"] <= 1000
     r = httpx.post(pipeline.catalog.url + "/api/exports", headers=h, timeout=60, json={
-        "grant_id": gid, "sql": "SELECT test_code FROM lab_results"})
+        "grant_id": gid, "sql": "SELECT encounter_class FROM clinical_records"})
     assert r.status_code == 403 and "extract" in r.json()["detail"]
     r = httpx.post(pipeline.catalog.url + "/api/query", headers=h, timeout=60, json={
         "grant_id": gid, "sql": "SELECT * FROM read_csv('/etc/passwd')"})

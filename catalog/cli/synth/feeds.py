@@ -22,6 +22,7 @@ from typing import Any
 from catalog.cli.synth.fhir import bundle
 from catalog.cli.synth.hl7 import adt_messages, oru_message
 from catalog.cli.synth.people import Person, make_people, phone_variants
+from catalog.cli.synth.population import draw_visit_day
 from catalog.cli.synth.visits import HOSPITALS, Hospital, Visit, make_visit
 
 FEEDS: dict[str, tuple[str, str]] = {
@@ -36,8 +37,13 @@ LAB_HEADER: tuple[str, ...] = (
     "collected_at", "test_code", "test_name", "value", "unit", "reference_range", "flag", "comment",
 )
 SHARED_FRACTION = 0.3
-FIRST_VISIT_DAY = date(2025, 1, 6)
-VISIT_WINDOW_DAYS = 160
+FIRST_VISIT_DAY = date(2023, 7, 3)
+VISIT_WINDOW_DAYS = 730  # two years of stays, more of them in winter (catalog.cli.synth.population)
+# Stays per hospital that carry free text: an ORU lab report with notes, a FHIR Bundle with a clinical note and
+# lab comments. Free-text de-identification (Presidio) is the pipeline's slow path, so a large demo documents a
+# fixed number of stays, spread evenly over the two years, and scales the structured feeds (ADT, CSV labs) with
+# --patients. Up to this many stays per hospital (about 70 patients) every stay is documented.
+DOCUMENTED_STAYS = 40
 
 
 @dataclass(frozen=True)
@@ -149,21 +155,27 @@ def _mrn(rng: random.Random, hospital: Hospital, used: set[str]) -> str:
             return mrn
 
 
-def _make_visits(rng: random.Random, people: list[Person]) -> dict[str, list[Visit]]:
+def _make_visits(rng: random.Random, people: list[Person], documented: int) -> dict[str, list[Visit]]:
     assignment = _assign_hospitals(rng, people)
     used_mrns: set[str] = set()
-    per_hospital: dict[str, list[Visit]] = {h.code: [] for h in HOSPITALS}
-    serial = 0
+    planned: dict[str, list[tuple[Person, Hospital, str, date]]] = {h.code: [] for h in HOSPITALS}
     for person in people:
         for hospital in assignment[person.key]:
             mrn = _mrn(rng, hospital, used_mrns)
             count = 2 if rng.random() < 0.2 else 1
             for _ in range(count):
-                serial += 1
-                start = FIRST_VISIT_DAY + timedelta(days=rng.randint(0, VISIT_WINDOW_DAYS))
-                per_hospital[hospital.code].append(
-                    make_visit(rng, hospital, person, mrn=mrn, serial=serial, start=start)
-                )
+                start = max(draw_visit_day(rng, FIRST_VISIT_DAY, VISIT_WINDOW_DAYS),
+                            person.birth_date + timedelta(days=1))
+                planned[hospital.code].append((person, hospital, mrn, start))
+    per_hospital: dict[str, list[Visit]] = {h.code: [] for h in HOSPITALS}
+    serial = 0
+    for code, stays in planned.items():
+        stays.sort(key=lambda s: s[3])
+        step = max(1, -(-len(stays) // documented)) if documented else 0
+        for i, (person, hospital, mrn, start) in enumerate(stays):
+            serial += 1
+            per_hospital[code].append(make_visit(rng, hospital, person, mrn=mrn, serial=serial, start=start,
+                                                 free_text=bool(step) and i % step == 0))
     for visits in per_hospital.values():
         visits.sort(key=lambda v: (v.admitted, v.visit_number))
     return per_hospital
@@ -217,9 +229,11 @@ def _render(visits: list[Visit], prefix: str) -> dict[str, tuple[bytes, int]]:
         control += len(produced)
         adt += produced
         control += 1
-        oru.append(oru_message(visit, f"{prefix}{control:06d}", free_text="TX" if index % 2 else "FT"))
+        if not visit.documented:
+            continue
+        oru.append(oru_message(visit, f"{prefix}{control:06d}", free_text="TX" if len(oru) % 2 else "FT"))
         bundles.append(
-            json.dumps(bundle(visit, transaction=bool(index % 3 == 0)), ensure_ascii=False,
+            json.dumps(bundle(visit, transaction=bool(len(bundles) % 3 == 0)), ensure_ascii=False,
                        separators=(",", ":"))
         )
     lab, lab_rows = _lab_csv(visits)
@@ -251,13 +265,19 @@ def _identifiers(people: list[Person], visits: dict[str, list[Visit]]) -> Identi
     )
 
 
-def generate(out_dir: Path, *, seed: int = 7, patients: int = 60) -> SynthManifest:
-    """Write the synthetic feeds and ``manifest.json`` under ``out_dir``; return the manifest."""
+def generate(out_dir: Path, *, seed: int = 7, patients: int = 60,
+             documented_stays: int = DOCUMENTED_STAYS) -> SynthManifest:
+    """Write the synthetic feeds and ``manifest.json`` under ``out_dir``; return the manifest.
+
+    Every stay has ADT messages and CSV lab rows; at most ``documented_stays`` stays per hospital also have an
+    ORU report with notes and a FHIR Bundle (see DOCUMENTED_STAYS)."""
     if patients < 1:
         raise ValueError("patients must be at least 1")
+    if documented_stays < 1:
+        raise ValueError("documented_stays must be at least 1")
     rng = random.Random(seed)
     people = make_people(rng, patients)
-    visits = _make_visits(rng, people)
+    visits = _make_visits(rng, people, documented_stays)
     hospitals: dict[str, dict[str, FeedFile]] = {}
     for hospital in HOSPITALS:
         rendered = _render(visits[hospital.code], hospital.facility[:2])
@@ -269,7 +289,11 @@ def generate(out_dir: Path, *, seed: int = 7, patients: int = 60) -> SynthManife
             (folder / name).write_bytes(content)
             feeds[feed] = FeedFile(f"{hospital.code}/{name}", fmt, count)
         hospitals[hospital.code] = feeds
-    shared = sum(1 for p in people if sum(1 for vs in visits.values() if any(v.person is p for v in vs)) > 1)
+    hospitals_of: dict[int, set[str]] = {}
+    for code, vs in visits.items():
+        for v in vs:
+            hospitals_of.setdefault(v.person.key, set()).add(code)
+    shared = sum(1 for p in people if len(hospitals_of.get(p.key, ())) > 1)
     manifest = SynthManifest(
         seed=seed,
         hospitals=hospitals,

@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from catalog.cli.synth.population import draw_age
+
 REFERENCE_DATE = date(2025, 6, 30)
 """The synthetic "today": ages and encounter dates are computed against it, never the wall clock."""
 
@@ -170,10 +172,7 @@ def _ssn(rng: random.Random) -> str:
 
 
 def _birth_date(rng: random.Random, elderly: bool) -> date:
-    if elderly:
-        age = rng.randint(90, 97)
-    else:
-        age = rng.choice((rng.randint(18, 45), rng.randint(40, 70), rng.randint(60, 88)))
+    age = rng.randint(90, 97) if elderly else min(draw_age(rng), 89)
     start = date(REFERENCE_DATE.year - age - 1, REFERENCE_DATE.month, 1) + timedelta(days=31)
     return start + timedelta(days=rng.randint(0, 330))
 

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 from catalog.cli.synth.notes import NoteContext, lab_comment, note_sentences
 from catalog.cli.synth.people import Person
+from catalog.cli.synth.population import draw_diagnosis, draw_patient_class, draw_unit, lab_value
 
 
 @dataclass(frozen=True)
@@ -20,16 +21,16 @@ class Hospital:
     upper_names: bool  # HL7 names written "SMITH^JOHN" rather than "Smith^John"
     middle_initial: bool  # HL7/FHIR carry the middle initial
     fhir_system: str  # Patient.identifier.system
-    units: tuple[str, ...]  # nursing units for PV1-3
+    units: tuple[str, ...]  # nursing units for PV1-3: medical, surgical, intensive, emergency, elderly care
 
 
 HOSPITALS: tuple[Hospital, ...] = (
     Hospital("st-luke", "STLUKE", "EPIC", "STLUKE", 7, True, True,
-             "urn:oid:2.16.840.1.113883.3.9001.1", ("4W", "5E", "ICU", "ED")),
+             "urn:oid:2.16.840.1.113883.3.9001.1", ("4W", "5E", "ICU", "ED", "6N")),
     Hospital("riverside", "RIVERSIDE", "CERNER", "RVH", 8, False, False,
-             "https://riverside.example.org/fhir/mrn", ("MED2", "SURG3", "CCU", "ER")),
+             "https://riverside.example.org/fhir/mrn", ("MED2", "SURG3", "CCU", "ER", "GERI1")),
     Hospital("north-general", "NORTHGEN", "MEDITECH", "NGH", 7, True, False,
-             "urn:oid:2.16.840.1.113883.3.9002.7", ("N3", "N4", "NICU", "EMER")),
+             "urn:oid:2.16.840.1.113883.3.9002.7", ("N3", "N4", "ICU-N", "EMER", "N5")),
 )
 
 DOCTORS: tuple[tuple[str, str, str], ...] = (
@@ -51,6 +52,10 @@ DIAGNOSES: tuple[tuple[str, str, str, str], ...] = (
     ("J44.1", "Chronic obstructive pulmonary disease with exacerbation", "195951007", "Shortness of breath"),
     ("I50.9", "Heart failure, unspecified", "84114007", "Leg swelling"),
     ("N17.9", "Acute kidney failure, unspecified", "14669001", "Decreased urine output"),
+    ("J06.9", "Acute upper respiratory infection, unspecified", "54150009", "Sore throat and fever"),
+    ("O80", "Encounter for full-term uncomplicated delivery", "48782003", "Onset of labor"),
+    ("S72.009A", "Fracture of neck of femur, initial encounter", "5913000", "Hip pain after a fall"),
+    ("K35.80", "Unspecified acute appendicitis", "85189001", "Abdominal pain"),
 )
 
 
@@ -122,21 +127,19 @@ class Visit:
     note: tuple[str, ...]
     updated: bool  # an ADT^A08 update follows the admission/registration
     uuid_seed: int  # seeds the urn:uuid identifiers of this visit's FHIR bundle
+    documented: bool = True  # has a lab report with notes (ORU) and a FHIR bundle; see synth.feeds
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def _fmt(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
-def _result(rng: random.Random, test: LabTest, comment: str) -> Result:
-    span = test.high - test.low
-    roll = rng.random()
-    if roll < 0.2:
-        value = test.high + rng.uniform(0.05, 0.6) * span
-    elif roll < 0.3:
-        value = max(test.low - rng.uniform(0.05, 0.4) * span, 0.1 if test.decimals else 1)
-    else:
-        value = rng.uniform(test.low, test.high)
+def _result(rng: random.Random, test: LabTest, comment: str, *, code: str = "", age: int = 50) -> Result:
+    value = lab_value(rng, loinc=test.loinc, low=test.low, high=test.high, code=code, age=age)
     text = _fmt(value, test.decimals)
     number = float(text)
     flag = "H" if number > test.high else "L" if number < test.low else "N"
@@ -151,7 +154,9 @@ def make_visit(
     mrn: str,
     serial: int,
     start: date,
+    free_text: bool = True,
 ) -> Visit:
+    """One stay; `free_text=False` leaves the note and lab comments empty (most stays of a large demo)."""
     admitted = datetime(start.year, start.month, start.day, rng.randint(0, 23), rng.randint(0, 59))
     collected = admitted + timedelta(minutes=rng.randint(20, 600))
     ctx = NoteContext(
@@ -160,10 +165,14 @@ def make_visit(
         visit_date=admitted.date(),
         next_date=admitted.date() + timedelta(days=rng.choice((7, 14, 21, 30, 90))),
     )
-    tests = rng.sample(LAB_TESTS, k=rng.randint(3, 6))
-    results = tuple(_result(rng, t, lab_comment(rng, ctx)) for t in tests)
-    vitals = tuple(_result(rng, t, "") for t in rng.sample(VITALS, k=rng.randint(2, 4)))
-    unit = rng.choice(hospital.units)
+    age = _age(person.birth_date, admitted.date())
+    code = draw_diagnosis(rng, [d[0] for d in DIAGNOSES], age=age, sex=person.sex, day=admitted.date())
+    diagnosis = next(d for d in DIAGNOSES if d[0] == code)
+    patient_class = draw_patient_class(rng, code)
+    tests = rng.sample(LAB_TESTS, k=rng.randint(2, 4))
+    results = tuple(_result(rng, t, lab_comment(rng, ctx) if free_text else "", code=code, age=age) for t in tests)
+    vitals = tuple(_result(rng, t, "", code=code, age=age) for t in rng.sample(VITALS, k=rng.randint(2, 4)))
+    unit = draw_unit(rng, hospital.units, patient_class=patient_class, code=code, age=age)
     return Visit(
         hospital=hospital,
         person=person,
@@ -171,16 +180,17 @@ def make_visit(
         account=f"A{rng.randint(10**8, 10**9 - 1)}",
         visit_number=f"V{hospital.facility[:2]}{serial:06d}",
         specimen_id=f"SP{rng.randint(10**7, 10**8 - 1)}",
-        patient_class=rng.choice("IIOE"),
+        patient_class=patient_class,
         unit=unit,
         room=f"{rng.randint(100, 499)}",
         doctor=rng.choice(DOCTORS),
-        diagnosis=rng.choice(DIAGNOSES),
+        diagnosis=diagnosis,
         admitted=admitted,
         collected=collected,
         results=results,
         vitals=vitals,
-        note=tuple(note_sentences(rng, ctx)),
+        note=tuple(note_sentences(rng, ctx)) if free_text else (),
         updated=rng.random() < 0.5,
         uuid_seed=rng.getrandbits(64),
+        documented=free_text,
     )

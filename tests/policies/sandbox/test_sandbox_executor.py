@@ -59,6 +59,22 @@ def test_given_grouped_count_with_rare_ward_then_small_cell_and_a_complement_are
         assert value is None or (value >= 10 and value % 5 == 0)
 
 
+def test_given_suppressed_cells_then_their_positions_follow_the_released_row_order(
+    cursor, scope, policies, history
+) -> None:
+    """Small rows are released last; `suppressed_cells` is numbered as released, so it points at the NULLs."""
+    outcome = run(
+        cursor, "SELECT ward, count(*) AS n FROM admissions GROUP BY ward ORDER BY ward DESC", scope, policies, history
+    )
+    cells = set(outcome.suppressed_cells)
+    assert len(cells) == 3  # the rare ward's key and count, and the secondary cell's count
+    small = len(outcome.rows) - 1
+    assert outcome.rows[small] == (None, None) and {(small, 0), (small, 1)} <= cells
+    for r, row in enumerate(outcome.rows):
+        for c, value in enumerate(row):
+            assert ((r, c) in cells) == (value is None)
+
+
 def test_given_suppressed_cell_then_total_minus_released_cells_does_not_isolate_it(
     cursor, scope, policies, history
 ) -> None:
@@ -244,7 +260,8 @@ def test_given_secondarily_suppressed_cell_then_asking_for_it_alone_stays_suppre
     assert alone.rows == [(None,)] and alone.suppressed == 1
 
 
-def test_given_too_few_patients_then_aggregate_is_refused(cursor, scope, policies, history) -> None:
+def test_given_too_few_patients_then_aggregate_is_refused(cursor, scope, history) -> None:
+    policies = _policies({"clinical_records": {"tier": "aggregate", "min_patients": 20}})
     with pytest.raises(QueryRefused) as refused:
         run(cursor, "SELECT code, count(*) FROM clinical_records GROUP BY code", scope, policies, history)
     assert refused.value.code == "disclosure" and refused.value.audit_reason == "too_few_patients"
@@ -325,7 +342,8 @@ def test_given_extract_tier_then_export_rows_writes_parquet_that_reads_back(curs
     assert len(rows) == 300 and rows[0] == tuple(outcome.rows[0])
 
 
-def test_given_non_extract_outcome_then_export_is_refused(cursor, scope, policies, history) -> None:
+def test_given_non_extract_outcome_then_export_is_refused(cursor, scope, history) -> None:
+    policies = _policies({"lab_results": {"tier": "record", "columns": LAB_COLUMNS}})
     outcome = run(cursor, "SELECT test_code FROM lab_results", scope, policies, history)
     with pytest.raises(QueryRefused):
         export_rows(outcome)

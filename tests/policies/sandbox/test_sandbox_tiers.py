@@ -13,8 +13,8 @@ def test_given_shipped_policy_file_then_the_four_datasets_have_their_tiers() -> 
     policies = load_dataset_policies(DEFAULT_POLICY_FILE)
     assert policies.for_dataset("admissions").tier is Tier.AGGREGATE
     assert policies.for_dataset("lab_reports").tier is Tier.AGGREGATE_DP
-    assert policies.for_dataset("clinical_records").tier is Tier.AGGREGATE
-    assert policies.for_dataset("lab_results").tier is Tier.RECORD
+    assert policies.for_dataset("clinical_records").tier is Tier.RECORD
+    assert policies.for_dataset("lab_results").tier is Tier.EXTRACT  # the demo has one dataset in each tier
     assert policies.for_dataset("lab_results").rounding is None
     assert policies.for_dataset("admissions").rounding == 5
 
