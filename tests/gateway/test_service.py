@@ -40,7 +40,7 @@ def count_topic(broker: str, topic: str) -> int:
 
 
 def test_given_a_restart_then_the_gateway_resumes_after_its_committed_offsets(broker: str, tmp_path: Path) -> None:
-    generate(tmp_path / "feeds", seed=5, patients=12)
+    generate(tmp_path / "feeds", seed=5, patients=24)  # enough lab rows for two slices of 20 and 5
     messages = read_feed_file(tmp_path / "feeds" / "riverside" / "lab.csv", hospital="riverside", feed="lab")
     assert len(messages) > 25
     first, second = messages[:20], messages[20:25]
