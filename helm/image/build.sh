@@ -40,6 +40,7 @@ version="$("$python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml
 [[ "$version" =~ ^[0-9A-Za-z][0-9A-Za-z._+-]*$ ]] || die "unusable version in pyproject.toml: $version"
 tag="${version//+/_}"
 image="$name:$tag"
+digest="$("$repo/helm/image/source-digest.sh")"
 
 # --- podman with its store under the scratch directory, runc and explicit ulimits -------------------------------
 # shellcheck source=helm/image/podman-env.sh
@@ -129,7 +130,7 @@ tar --numeric-owner -C "$rootfs" -c . | podman import \
   --change 'VOLUME ["/var/lib/hds", "/tmp"]' \
   --change 'ENTRYPOINT ["/opt/hds/venv/bin/hds"]' \
   --change 'CMD ["--help"]' \
-  --change "LABEL org.opencontainers.image.title=hds org.opencontainers.image.version=$version" \
+  --change "LABEL org.opencontainers.image.title=hds org.opencontainers.image.version=$version org.hds.source-digest=$digest" \
   --message "hds $version (helm/image/build.sh)" - "$image" >/dev/null
 size="$(podman image inspect --format '{{.Size}}' "$image")"
 step "done"

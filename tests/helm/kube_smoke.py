@@ -70,9 +70,29 @@ def image_ref() -> str:
     return f"localhost/hds:{version.replace('+', '_')}"
 
 
+SOURCE_DIGEST_SCRIPT = REPO_ROOT / "helm" / "image" / "source-digest.sh"
+SOURCE_DIGEST_LABEL = "org.hds.source-digest"
+
+
+def source_digest() -> str:
+    """The digest build.sh writes into the image's label: pyproject.toml and the four packages of this checkout."""
+    return subprocess.run(["bash", str(SOURCE_DIGEST_SCRIPT)], check=True, capture_output=True, text=True,
+                          timeout=120).stdout.strip()
+
+
+def image_is_current(podman: Podman, image: str) -> bool:
+    """True when the image exists and was built from exactly this checkout's code (its source-digest label)."""
+    if not podman.ok("image", "exists", image):
+        return False
+    label = podman.run("image", "inspect", "--format", "{{index .Labels \"" + SOURCE_DIGEST_LABEL + "\"}}",
+                       image, check=False).strip()
+    return label == source_digest()
+
+
 def ensure_image(podman: Podman, image: str, *, build: bool) -> float | None:
-    """Build the image with helm/image/build.sh unless it exists (or `build`); return the build seconds."""
-    if podman.ok("image", "exists", image) and not build:
+    """Build the image with helm/image/build.sh unless one built from this very checkout exists (or `build`);
+    return the build seconds. An image of the same version built from other code is stale and rebuilt."""
+    if not build and image_is_current(podman, image):
         return None
     if shutil.which("debootstrap") is None:
         raise CannotRun("the image is not built and debootstrap is not installed")

@@ -94,3 +94,36 @@ def test_both_recipes_build_the_same_layout(expected: str) -> None:
 def test_both_recipes_declare_only_the_data_directory_and_tmp_as_volumes() -> None:
     assert """VOLUME ["/var/lib/hds", "/tmp"]""" in CONTAINERFILE.read_text()
     assert """'VOLUME ["/var/lib/hds", "/tmp"]'""" in BUILD.read_text()
+
+
+DIGEST = REPO_ROOT / "helm" / "image" / "source-digest.sh"
+
+
+def _digest(root: Path) -> str:
+    return subprocess.run(["bash", str(root / "helm" / "image" / "source-digest.sh")], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def test_the_source_digest_changes_with_any_packaged_file_and_ignores_caches(tmp_path: Path) -> None:
+    """The kube smoke rebuilds an image whose source-digest label differs from the checkout: a stale image (same
+    version, older code) must never be played. So the digest must move with every packaged file and nothing else."""
+    import shutil
+
+    root = tmp_path / "repo"
+    (root / "helm" / "image").mkdir(parents=True)
+    shutil.copy(DIGEST, root / "helm" / "image" / "source-digest.sh")
+    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
+    for package in ("gateway", "catalog", "deid", "policies"):
+        (root / package).mkdir()
+        (root / package / "__init__.py").write_text(f"# {package}\n")
+    first = _digest(root)
+    assert re.fullmatch(r"[0-9a-f]{64}", first)
+    (root / "deid" / "__pycache__").mkdir()
+    (root / "deid" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    assert _digest(root) == first  # caches are not code
+    (root / "policies" / "feeds.yaml").write_text("feeds: []\n")
+    second = _digest(root)
+    assert second != first  # a new policy file
+    (root / "policies" / "feeds.yaml").write_text("feeds: [x]\n")
+    assert _digest(root) not in {first, second}  # an edited one
+    assert "org.hds.source-digest=$digest" in BUILD.read_text()

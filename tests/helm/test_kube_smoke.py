@@ -2,7 +2,7 @@
 
 `make test` sets HDS_KUBE_SMOKE=1 where podman is installed; elsewhere, and in a bare `pytest`, this skips with
 the reason. The image is built on first use (helm/image/build.sh, a few minutes) and reused from
-$HDS_IMAGE_WORK afterwards.
+$HDS_IMAGE_WORK afterwards while its org.hds.source-digest label matches this checkout (else it is rebuilt).
 """
 
 from __future__ import annotations
