@@ -85,10 +85,6 @@ def headers_dict(headers: list[tuple[str, bytes]] | None) -> dict[str, str]:
     return out
 
 
-def encode_headers(values: dict[str, str]) -> list[tuple[str, bytes]]:
-    return [(k, v.encode("utf-8")) for k, v in values.items()]
-
-
 def ensure_topics(bootstrap: str, names: list[str], *, partitions: int = 4,
                   security: dict[str, Any] | None = None) -> list[str]:
     """Create the topics that do not exist yet (idempotent). Returns the names created.

@@ -190,9 +190,3 @@ class QueryHistory:
         """Disclosure refusals remembered for these subjects (the largest over them)."""
         with self._lock:
             return max((sum(1 for e in self._entries.get(s, ()) if e.refused) for s in _subjects(subjects)), default=0)
-
-    def forget(self, subjects: Subjects) -> None:
-        with self._lock:
-            for subject in _subjects(subjects):
-                self._entries.pop(subject, None)
-                self._suppressed.pop(subject, None)
