@@ -20,7 +20,7 @@ from deid.formats.context import Environment
 from deid.hl7 import HL7ParseError
 from deid.keys import Keyring
 from deid.operators import RecordRejected
-from deid.profile import DEFAULT_PROFILES_DIR, Profile, load_profiles
+from deid.profile import Profile, load_profiles
 from deid.text.propagation import FindingsCache
 from deid.text.types import Redactor
 
@@ -41,12 +41,12 @@ class Deidentifier:
         self,
         *,
         keyring: Keyring,
-        profiles_dir: Path | None = None,
+        profiles_dir: Path,
         redactor: Redactor | None = None,
         today: date | None = None,
     ) -> None:
         self.keyring = keyring
-        self.profiles: dict[str, Profile] = load_profiles(Path(profiles_dir) if profiles_dir else DEFAULT_PROFILES_DIR)
+        self.profiles: dict[str, Profile] = load_profiles(Path(profiles_dir))
         self._redactor = redactor
         self._redactor_lock = threading.Lock()
         self._today = today

@@ -15,7 +15,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from deid.operators import Operator, OperatorConfigError, build_operator
 
-DEFAULT_PROFILES_DIR = Path(__file__).resolve().parent.parent / "policies" / "deid"
 FORMATS = ("hl7v2", "fhir", "csv")
 CSV_ROLES = (
     "national_id", "mrn", "name", "family_name", "given_name", "birth_date", "sex",

@@ -8,8 +8,9 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_POLICIES_DIR = REPO_ROOT / "policies"
+# The one place the default policies directory is computed (the `policies/` package itself); every other default
+# (profiles, feed registry, dataset tiers) derives from it. HDS_POLICIES_DIR overrides it.
+DEFAULT_POLICIES_DIR = Path(__file__).resolve().parent
 
 # The development pseudonymisation key: fine for synthetic data on one machine, refused in production.
 DEV_DEID_KEY = "hds-development-key-not-for-real-data"

@@ -13,7 +13,9 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DEFAULT_POLICY_FILE = Path(__file__).resolve().parent.parent / "datasets.yaml"
+from policies.settings import DEFAULT_POLICIES_DIR
+
+DEFAULT_POLICY_FILE = DEFAULT_POLICIES_DIR / "datasets.yaml"
 
 
 class Tier(StrEnum):
