@@ -26,7 +26,7 @@ from policies.access.errors import (
     NotFound,
 )
 from policies.identity.errors import AuthError
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,17 @@ ACCESS_STATUS: dict[type[AccessError], int] = {
     MirrorUnavailable: 503,
 }
 
+REFUSAL_STATUS: dict[Refusal, int] = {
+    Refusal.INVALID: 400,
+    Refusal.FORBIDDEN: 403,
+    Refusal.NOT_FOUND: 404,
+    Refusal.TIMEOUT: 408,
+    Refusal.DISCLOSURE: 422,
+    Refusal.LIMIT: 422,
+    Refusal.BUSY: 429,
+    Refusal.INTERNAL: 500,
+}
+
 
 def status_for(exc: Exception) -> int:
     """The HTTP status a domain error answers with (500 for anything this map does not know)."""
@@ -51,7 +62,7 @@ def status_for(exc: Exception) -> int:
     if isinstance(exc, AuthError):
         return 401
     if isinstance(exc, QueryRefused):
-        return exc.status_code  # still chosen at the raise site, by the sandbox (see docs/architecture.md)
+        return REFUSAL_STATUS[exc.kind]
     return 500
 
 

@@ -11,13 +11,14 @@ import datetime as dt
 import decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.deps import CurrentPrincipal
 from catalog.errors import SafeValidationRoute
 from catalog.routes.privacy import privacy_ledger
+from policies.access.errors import Forbidden
 from policies.principal import Principal
 from policies.sandbox.errors import QueryRefused
 from policies.sandbox.executor import PrivacyContext, export_rows, run_query, sql_hash
@@ -82,10 +83,7 @@ def _pool(state: Any) -> Any:
 
 
 async def _run_pooled(request: Request, principal: Principal, body: QueryBody) -> Any:
-    try:
-        return await _pool(request.app.state).run(principal.subject, _run, request, principal, body)
-    except QueryRefused as exc:  # busy: refused before it ran
-        raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
+    return await _pool(request.app.state).run(principal.subject, _run, request, principal, body)  # busy: QueryRefused
 
 
 def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
@@ -99,7 +97,7 @@ def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
             if not mirror.token_allows(principal, ds):
                 state.audit.append("query.refused", principal, subjects, grant_id=grant.id,
                                    sql_sha256=sql_hash(body.sql), reason="token_lacks_dataset_group")
-                raise HTTPException(status_code=403, detail="your token does not carry this grant yet; sign in again")
+                raise Forbidden("your token does not carry this grant yet; sign in again")
     cur = state.store.cursor()
     try:
         scope = grant_scope_from_catalog(cur, grant.granted_columns())
@@ -113,7 +111,7 @@ def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
         # which is one uniform answer for every data-dependent disclosure refusal.
         state.audit.append("query.refused", principal, subjects, grant_id=grant.id, purpose=grant.purpose,
                            sql_sha256=sql_hash(body.sql), reason=exc.audit_reason, refusal_code=exc.audit_reason)
-        raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
+        raise  # the HTTP layer's one error map answers it (catalog/errors.py)
     finally:
         cur.close()
     state.metrics.queries.labels("released").inc()
@@ -146,10 +144,7 @@ async def query(body: QueryBody, request: Request, principal: CurrentPrincipal) 
 async def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> Response:
     """Extract tier only: the approved rows as a CSV or Parquet download."""
     outcome = await _run_pooled(request, principal, body)
-    try:
-        data = export_rows(outcome, format=body.format)
-    except QueryRefused as exc:
-        raise HTTPException(status_code=exc.status_code, detail=exc.public_reason) from None
+    data = export_rows(outcome, format=body.format)  # QueryRefused: answered by catalog/errors.py
     request.app.state.audit.append("export", principal, [f"grant:{body.grant_id}"], grant_id=body.grant_id,
                                    sql_sha256=outcome.sql_hash, row_count=outcome.row_count, format=body.format)
     media = "text/csv" if body.format == "csv" else "application/vnd.apache.parquet"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 
 _EPS = 1e-9
 
@@ -93,7 +93,7 @@ class PrivacyLedger:
                 if self._spent.get(key, 0.0) + epsilon > allowance + _EPS:
                     raise QueryRefused(
                         "the privacy budget of this dataset is spent (ask the authority for more epsilon)",
-                        code="budget_exhausted", status_code=403,
+                        code="budget_exhausted", kind=Refusal.FORBIDDEN,
                     )
             for dataset in datasets:
                 key = (subject, dataset)

@@ -26,7 +26,7 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import ScopeType, build_scope, traverse_scope
 
 from policies.sandbox.contribution import CellSummary, RuleParameters
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 from policies.sandbox.lineage import MAX_LINEAGES, LineageThreader, Names
 from policies.sandbox.functions import AGGREGATE_TIER_AGGREGATES, COUNTING_AGGREGATES, ROUNDED_AGGREGATES
 from policies.sandbox.sql_guard import DIALECT, GuardedQuery, function_name
@@ -134,7 +134,7 @@ class AggregatePlan:
 
 
 def _refuse(reason: str, code: str = "aggregate_only") -> QueryRefused:
-    return QueryRefused(f"aggregate tier: {reason}", code=code, status_code=403)
+    return QueryRefused(f"aggregate tier: {reason}", code=code, kind=Refusal.FORBIDDEN)
 
 
 def _check_shape(root: exp.Expr) -> exp.Select:

@@ -32,7 +32,7 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
 from policies.sandbox.budget import Spend
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 from policies.sandbox.sql_guard import DIALECT, GuardedQuery, function_name
 from policies.sandbox.tiers import DatasetPolicy
 
@@ -40,7 +40,7 @@ MAX_DP_CELLS = 10_000
 
 
 def _refuse(reason: str, code: str) -> QueryRefused:
-    return QueryRefused(f"aggregate-dp tier: {reason}", code=code, status_code=403)
+    return QueryRefused(f"aggregate-dp tier: {reason}", code=code, kind=Refusal.FORBIDDEN)
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def _laplace(values: list[float], sensitivity: float, epsilon: float) -> list[fl
     space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.l1_distance(T=float)
     measurement = space >> dp.m.then_laplace(scale=sensitivity / epsilon)
     if measurement.map(d_in=float(sensitivity)) > epsilon * (1 + 1e-9):
-        raise QueryRefused("aggregate-dp tier: the noise could not be calibrated", code="dp_internal", status_code=500)
+        raise QueryRefused("aggregate-dp tier: the noise could not be calibrated", code="dp_internal", kind=Refusal.INTERNAL)
     return [float(v) for v in measurement([float(v) for v in values])]
 
 

@@ -1,7 +1,9 @@
 """Run a researcher's SQL under a grant: guard, tier, disclosure control, time limit, public errors.
 
 ``run_query`` is what ``POST /api/query`` calls with a cursor of the catalog's connection (which runs with
-``enable_external_access=false`` and ``lock_configuration=true``). Nothing here writes to DuckDB.
+``enable_external_access=false`` and ``lock_configuration=true``). The researcher's SQL only reads; what the
+sandbox itself writes goes through its stores: the differencing history (``fingerprint_store.py``) and the
+privacy ledger (``budget.py``), each in its own write transaction.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from policies.sandbox.budget import PrivacyLedger
 from policies.sandbox.differencing import Population, QueryFingerprint, QueryHistory, cell_key_hash
 from policies.sandbox.disclosure import SKETCH_SIZE, EffectivePolicy, build_plan
 from policies.sandbox.dp import MAX_DP_CELLS, build_dp_plan, run_dp
-from policies.sandbox.errors import QueryRefused, disclosure_refusal
+from policies.sandbox.errors import QueryRefused, Refusal, disclosure_refusal
 from policies.sandbox.resources import check_resources, check_result_size
 from policies.sandbox.scope import GrantScope, table_columns_from_catalog
 from policies.sandbox.sql_guard import GuardedQuery, check
@@ -73,26 +75,26 @@ def sql_hash(sql: str) -> str:
     return hashlib.sha256(sql.encode("utf-8")).hexdigest()
 
 
-# DuckDB exception class -> (public reason, code, HTTP status). Messages from DuckDB are never passed on:
+# DuckDB exception class -> (public reason, code, kind of refusal). Messages from DuckDB are never passed on:
 # they quote the SQL and sometimes values from the data.
-_DUCKDB_ERRORS: tuple[tuple[type[BaseException], str, str, int], ...] = (
-    (duckdb.InterruptException, "the query exceeded its time limit", "timeout", 408),
-    (duckdb.OutOfMemoryException, "the query exceeded the memory limit", "memory", 422),
-    (duckdb.PermissionException, "the query needs an operation the sandbox does not permit", "permission", 403),
-    (duckdb.CatalogException, "the query refers to a table or function that is not available", "catalog", 400),
-    (duckdb.BinderException, "the query could not be bound (check columns, types and grouping)", "binder", 400),
-    (duckdb.ConversionException, "a value could not be converted to the requested type", "conversion", 400),
-    (duckdb.OutOfRangeException, "a value was out of range", "out_of_range", 400),
-    (duckdb.InvalidInputException, "the query had invalid input", "invalid_input", 400),
-    (duckdb.ParserException, "the database could not parse the checked query", "parser", 400),
+_DUCKDB_ERRORS: tuple[tuple[type[BaseException], str, str, Refusal], ...] = (
+    (duckdb.InterruptException, "the query exceeded its time limit", "timeout", Refusal.TIMEOUT),
+    (duckdb.OutOfMemoryException, "the query exceeded the memory limit", "memory", Refusal.LIMIT),
+    (duckdb.PermissionException, "the query needs an operation the sandbox does not permit", "permission", Refusal.FORBIDDEN),
+    (duckdb.CatalogException, "the query refers to a table or function that is not available", "catalog", Refusal.INVALID),
+    (duckdb.BinderException, "the query could not be bound (check columns, types and grouping)", "binder", Refusal.INVALID),
+    (duckdb.ConversionException, "a value could not be converted to the requested type", "conversion", Refusal.INVALID),
+    (duckdb.OutOfRangeException, "a value was out of range", "out_of_range", Refusal.INVALID),
+    (duckdb.InvalidInputException, "the query had invalid input", "invalid_input", Refusal.INVALID),
+    (duckdb.ParserException, "the database could not parse the checked query", "parser", Refusal.INVALID),
 )
 
 
 def public_error(exc: duckdb.Error) -> QueryRefused:
-    for exc_type, reason, code, status in _DUCKDB_ERRORS:
+    for exc_type, reason, code, kind in _DUCKDB_ERRORS:
         if isinstance(exc, exc_type):
-            return QueryRefused(reason, code=code, status_code=status)
-    return QueryRefused("the query failed in the database", code="database_error", status_code=500)
+            return QueryRefused(reason, code=code, kind=kind)
+    return QueryRefused("the query failed in the database", code="database_error", kind=Refusal.INTERNAL)
 
 
 @contextmanager
@@ -115,7 +117,7 @@ class Deadline:
     def remaining(self) -> float:
         left = self._end - time.monotonic()
         if left <= 0:
-            raise QueryRefused("the query exceeded its time limit", code="timeout", status_code=408)
+            raise QueryRefused("the query exceeded its time limit", code="timeout", kind=Refusal.TIMEOUT)
         return left
 
 
@@ -149,14 +151,14 @@ def project_pseudonyms(guarded: GuardedQuery, per_dataset: dict[str, DatasetPoli
     tree = guarded.expression.copy()
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     if ctes & set(per_dataset):
-        raise QueryRefused("a CTE may not have the name of a dataset", code="cte_shadows_dataset", status_code=400)
+        raise QueryRefused("a CTE may not have the name of a dataset", code="cte_shadows_dataset", kind=Refusal.INVALID)
     for dataset, used in guarded.columns_used.items():
         policy = per_dataset.get(dataset)
         undeclared = sorted(set(used) - policy.declared_columns()) if policy is not None else sorted(used)
         if undeclared:
             raise QueryRefused(
                 f"column {undeclared[0]} of dataset {dataset} is not declared safe or rekey in the dataset policy",
-                code="undeclared_column", status_code=403,
+                code="undeclared_column", kind=Refusal.FORBIDDEN,
             )
     for table in list(tree.find_all(exp.Table)):
         dataset = table.name.lower()
@@ -215,7 +217,7 @@ def run_query(
                 raise QueryRefused(
                     f"dataset {dataset} has no column {policy.patient_column}; disclosure control cannot be applied",
                     code="policy_misconfigured",
-                    status_code=500,
+                    kind=Refusal.INTERNAL,
                 )
         return _run_aggregate(con, guarded, per_dataset, history, history_subjects, deadline, max_rows, digest)
     cap = min([max_rows, *(p.row_cap for p in per_dataset.values())])
@@ -246,13 +248,13 @@ def _run_dp(con: Any, guarded: GuardedQuery, per_dataset: dict[str, DatasetPolic
     dataset, policy = next(iter(per_dataset.items()))
     if policy.patient_column not in scope.real_columns(dataset):
         raise QueryRefused(f"dataset {dataset} has no column {policy.patient_column}; privacy cannot be bounded",
-                           code="policy_misconfigured", status_code=500)
+                           code="policy_misconfigured", kind=Refusal.INTERNAL)
     plan = build_dp_plan(guarded, dataset, policy, salt=history.salt)
     if privacy is None:
         raise QueryRefused("aggregate-dp tier: no privacy budget is attached to this grant", code="no_budget")
     epsilon = privacy.epsilon if privacy.epsilon is not None else policy.dp_epsilon_per_query
     if not 0 < epsilon <= 10:
-        raise QueryRefused("aggregate-dp tier: epsilon per query must be in (0, 10]", code="dp_epsilon", status_code=400)
+        raise QueryRefused("aggregate-dp tier: epsilon per query must be in (0, 10]", code="dp_epsilon", kind=Refusal.INVALID)
 
     def fetch(sql: str) -> list[tuple[Any, ...]]:
         try:
@@ -356,7 +358,7 @@ def export_rows(outcome: QueryOutcome, *, format: str = "csv") -> bytes:
     writer = writers.get(format)
     if writer is None:
         raise QueryRefused("unsupported export format (available: csv, parquet)", code="export_format",
-                           status_code=400)
+                           kind=Refusal.INVALID)
     return writer(outcome)
 
 

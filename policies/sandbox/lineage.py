@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 from policies.sandbox.tiers import DatasetPolicy
 
 MAX_LINEAGES = 8  # lineages (table instances) at the outer level; more joins are refused
 
 
 def _refuse(reason: str, code: str) -> QueryRefused:
-    return QueryRefused(f"aggregate tier: {reason}", code=code, status_code=403)
+    return QueryRefused(f"aggregate tier: {reason}", code=code, kind=Refusal.FORBIDDEN)
 
 
 @dataclass

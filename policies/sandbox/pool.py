@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 
 T = TypeVar("T")
 
@@ -42,7 +42,7 @@ class QueryPool:
         with self._lock:
             if self._in_flight.get(user, 0) >= self._per_user + self._queue:
                 raise QueryRefused("too many of your queries are running or waiting; retry later", code="busy",
-                                   status_code=429)
+                                   kind=Refusal.BUSY)
             self._in_flight[user] = self._in_flight.get(user, 0) + 1
             semaphore = self._semaphores.setdefault(user, asyncio.Semaphore(self._per_user))
         try:
@@ -50,7 +50,7 @@ class QueryPool:
                 await asyncio.wait_for(semaphore.acquire(), timeout=self._queue_timeout_s)
             except TimeoutError:
                 raise QueryRefused("your query waited too long for its turn; retry later", code="busy",
-                                   status_code=429) from None
+                                   kind=Refusal.BUSY) from None
             try:
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._executor, functools.partial(fn, *args))

@@ -19,7 +19,7 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 from policies.sandbox.sql_guard import GuardedQuery, function_name
 
 MAX_STRING_UNITS = 16  # the longest string a query may build: 16 stored values' worth
@@ -31,7 +31,7 @@ _SUMMING = (exp.DPipe, exp.Concat, exp.ConcatWs)
 
 
 def _refuse(reason: str, code: str = "resource_limit") -> QueryRefused:
-    return QueryRefused(reason, code=code, status_code=422)
+    return QueryRefused(reason, code=code, kind=Refusal.LIMIT)
 
 
 def _literal_int(node: exp.Expr | None) -> int | None:

@@ -22,7 +22,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.tokens import TokenType
 
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 from policies.sandbox.functions import ALL_AGGREGATES, ANONYMOUS_FUNCTIONS, SCALAR_FUNCTIONS
 from policies.sandbox.scope import DATASET_SCHEMA, GrantScope
 
@@ -114,33 +114,33 @@ def function_name(node: exp.Func) -> str:
 
 def _parse(sql: str) -> exp.Expr:
     if not isinstance(sql, str) or not sql.strip():
-        raise QueryRefused("the query is empty", code="empty", status_code=400)
+        raise QueryRefused("the query is empty", code="empty", kind=Refusal.INVALID)
     if len(sql) > MAX_SQL_LENGTH:
-        raise QueryRefused(f"the query is longer than {MAX_SQL_LENGTH} characters", code="too_long", status_code=400)
+        raise QueryRefused(f"the query is longer than {MAX_SQL_LENGTH} characters", code="too_long", kind=Refusal.INVALID)
     try:
         tokens = sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
     except SqlglotError:
-        raise QueryRefused("the query could not be tokenised", code="syntax", status_code=400) from None
+        raise QueryRefused("the query could not be tokenised", code="syntax", kind=Refusal.INVALID) from None
     meaningful = [t for t in tokens if t.token_type != TokenType.SEMICOLON]
     if not meaningful:
-        raise QueryRefused("the query is empty", code="empty", status_code=400)
+        raise QueryRefused("the query is empty", code="empty", kind=Refusal.INVALID)
     # Any semicolon before the last meaningful token means a second statement; refuse before sqlglot
     # falls back to parsing (and logging) an unsupported command.
     last = meaningful[-1]
     for token in tokens:
         if token.token_type == TokenType.SEMICOLON and token.start < last.start:
-            raise QueryRefused("exactly one statement is allowed", code="multiple_statements", status_code=400)
+            raise QueryRefused("exactly one statement is allowed", code="multiple_statements", kind=Refusal.INVALID)
     if meaningful[0].token_type not in _FIRST_TOKENS:
         if meaningful[0].token_type in (TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING, TokenType.NUMBER):
             # Not a statement keyword at all (a typo such as "SELEC"): a syntax error, not a forbidden statement.
-            raise QueryRefused("syntax error: a query starts with SELECT, WITH or FROM", code="syntax", status_code=400)
+            raise QueryRefused("syntax error: a query starts with SELECT, WITH or FROM", code="syntax", kind=Refusal.INVALID)
         raise QueryRefused("only SELECT statements are allowed", code="not_select")
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except SqlglotError:
-        raise QueryRefused("the query could not be parsed", code="syntax", status_code=400) from None
+        raise QueryRefused("the query could not be parsed", code="syntax", kind=Refusal.INVALID) from None
     if len(statements) != 1:
-        raise QueryRefused("exactly one statement is allowed", code="multiple_statements", status_code=400)
+        raise QueryRefused("exactly one statement is allowed", code="multiple_statements", kind=Refusal.INVALID)
     return statements[0]
 
 
@@ -200,7 +200,7 @@ def _check_table(node: exp.Table, scope: GrantScope, cte_names: set[str]) -> Non
     if name not in scope.datasets:
         raise QueryRefused(f"a table{_where(node)} is not a dataset covered by this grant", code="dataset_not_granted")
     if not scope.real_columns(name):
-        raise QueryRefused(f"dataset {name} is not in the catalog", code="dataset_missing", status_code=404)
+        raise QueryRefused(f"dataset {name} is not in the catalog", code="dataset_missing", kind=Refusal.NOT_FOUND)
 
 
 def _qualified(root: exp.Expr, scope: GrantScope) -> exp.Expr:
@@ -243,7 +243,7 @@ def _check_columns(tree: exp.Expr, scope: GrantScope) -> tuple[frozenset[str], d
     try:
         scopes = traverse_scope(tree)
     except (OptimizeError, SqlglotError):
-        raise QueryRefused("the query structure could not be analysed", code="unanalysable", status_code=400) from None
+        raise QueryRefused("the query structure could not be analysed", code="unanalysable", kind=Refusal.INVALID) from None
     for sc in scopes:
         for source in sc.sources.values():
             if isinstance(source, exp.Table):
@@ -304,7 +304,7 @@ def check(sql: str, scope: GrantScope) -> GuardedQuery:
     except QueryRefused:
         raise
     except Exception:  # noqa: BLE001 - an analysis we cannot finish is a query we do not run
-        raise QueryRefused("the query could not be analysed", code="unanalysable", status_code=400) from None
+        raise QueryRefused("the query could not be analysed", code="unanalysable", kind=Refusal.INVALID) from None
 
 
 def _check(sql: str, scope: GrantScope) -> GuardedQuery:

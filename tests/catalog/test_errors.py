@@ -24,7 +24,7 @@ from policies.access.errors import (
     NotFound,
 )
 from policies.identity.errors import AuthError
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 
 # (error, status) as they answered before the map existed (status codes then sat on the error classes).
 CASES = [
@@ -38,8 +38,14 @@ CASES = [
     (GrantNotActive("expired"), 403),
     (MirrorUnavailable("identity provider unavailable"), 503),
     (AuthError("token expired"), 401),
-    (QueryRefused("the query could not be parsed", code="syntax", status_code=400), 400),
-    (QueryRefused("aggregate tier: too few", code="small_cell", status_code=403), 403),
+    (QueryRefused("the query could not be parsed", code="syntax", kind=Refusal.INVALID), 400),
+    (QueryRefused("aggregate tier: too few", code="small_cell", kind=Refusal.FORBIDDEN), 403),
+    (QueryRefused("dataset x is not in the catalog", code="dataset_missing", kind=Refusal.NOT_FOUND), 404),
+    (QueryRefused("the query exceeded its time limit", code="timeout", kind=Refusal.TIMEOUT), 408),
+    (QueryRefused("the query was refused by disclosure control", code="disclosure", kind=Refusal.DISCLOSURE), 422),
+    (QueryRefused("the query exceeded the memory limit", code="memory", kind=Refusal.LIMIT), 422),
+    (QueryRefused("too many of your queries are running", code="busy", kind=Refusal.BUSY), 429),
+    (QueryRefused("the query failed in the database", code="database_error", kind=Refusal.INTERNAL), 500),
     (ValueError("anything else"), 500),
 ]
 
@@ -47,6 +53,14 @@ CASES = [
 @pytest.mark.parametrize(("error", "status"), CASES, ids=[f"{type(e).__name__}-{s}" for e, s in CASES])
 def test_given_each_domain_error_then_it_maps_to_its_status(error: Exception, status: int) -> None:
     assert status_for(error) == status
+
+
+def test_given_every_kind_of_query_refusal_then_the_map_gives_it_a_client_or_server_status() -> None:
+    from catalog.errors import REFUSAL_STATUS
+
+    assert set(REFUSAL_STATUS) == set(Refusal)  # a new kind without a status would answer 500 by KeyError
+    assert all(400 <= s < 600 for s in REFUSAL_STATUS.values())
+    assert not hasattr(QueryRefused("x"), "status_code")  # the domain error knows nothing of HTTP
 
 
 def test_given_an_access_error_subclass_the_map_does_not_name_then_its_nearest_base_decides() -> None:
@@ -80,7 +94,8 @@ def test_given_the_app_then_each_error_answers_its_status_and_public_reason_over
     answers = [client.get(f"/raise/{i}") for i in range(len(CASES))]
     assert [r.status_code for r in answers] == [s for _, s in CASES]
     for (error, status), r in zip(CASES, answers, strict=True):
-        expected = "internal error" if status == 500 else error.public_reason  # type: ignore[attr-defined]
+        # a domain error answers its public reason (a sandbox failure too); anything else a fixed message
+        expected = getattr(error, "public_reason", "internal error")
         assert r.json() == {"detail": expected}
     auth = answers[[type(e) for e, _ in CASES].index(AuthError)]
     assert auth.headers["www-authenticate"] == "Bearer"

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policies.sandbox.differencing import QueryHistory
-from policies.sandbox.errors import UNIFORM_CODE, UNIFORM_REASON, UNIFORM_STATUS, QueryRefused
+from policies.sandbox.errors import UNIFORM_CODE, UNIFORM_KIND, UNIFORM_REASON, QueryRefused
 from policies.sandbox.executor import run_query
 from policies.sandbox.scope import grant_scope_from_catalog
 from policies.sandbox.tiers import parse_dataset_policies
@@ -261,6 +261,6 @@ def test_given_any_data_dependent_refusal_then_the_answer_is_the_same(cursor, sc
         try:
             run(cursor, sql, scope, STRICT, history)
         except QueryRefused as refused:
-            answers.add((refused.code, refused.status_code, refused.public_reason))
-    assert answers <= {(UNIFORM_CODE, UNIFORM_STATUS, UNIFORM_REASON)}
+            answers.add((refused.code, refused.kind, refused.public_reason))
+    assert answers <= {(UNIFORM_CODE, UNIFORM_KIND, UNIFORM_REASON)}
     assert answers  # the complement at least is always refused

@@ -14,7 +14,7 @@ import pytest
 from sandbox_kit import LAB_COLUMNS, RARE_WARD, SECRET_VALUE
 
 from policies.sandbox.differencing import QueryHistory
-from policies.sandbox.errors import QueryRefused
+from policies.sandbox.errors import QueryRefused, Refusal
 from policies.sandbox.executor import export_rows, run_query
 from policies.sandbox.scope import GrantScope
 from policies.sandbox.tiers import DatasetPolicies, Tier, parse_dataset_policies
@@ -217,7 +217,7 @@ def test_given_complementary_query_then_differencing_refuses(cursor, scope, poli
     run(cursor, "SELECT count(*) FROM admissions", scope, policies, history)
     with pytest.raises(QueryRefused) as refused:
         run(cursor, f"SELECT count(*) FROM admissions WHERE ward <> '{RARE_WARD}'", scope, policies, history)
-    assert refused.value.code == "disclosure" and refused.value.audit_reason.startswith("differencing") and refused.value.status_code == 422
+    assert refused.value.code == "disclosure" and refused.value.audit_reason.startswith("differencing") and refused.value.kind is Refusal.DISCLOSURE
     with pytest.raises(QueryRefused):
         run(
             cursor, f"SELECT avg(birth_year) FROM admissions WHERE NOT (ward = '{RARE_WARD}')", scope, policies, history
@@ -359,7 +359,7 @@ def test_given_query_over_time_limit_then_interrupted_with_public_reason(cursor,
     )
     with pytest.raises(QueryRefused) as refused:
         run(cursor, sql, scope, policies, history, timeout_s=0.2)
-    assert refused.value.code == "timeout" and refused.value.status_code == 408
+    assert refused.value.code == "timeout" and refused.value.kind is Refusal.TIMEOUT
     # the cursor is usable afterwards
     assert run(cursor, "SELECT test_code FROM lab_results", scope, policies, history).row_count == 300
 

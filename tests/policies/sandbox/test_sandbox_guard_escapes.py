@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.errors import status_for
 from policies.sandbox.errors import QueryRefused
 from policies.sandbox.scope import GrantScope
 from policies.sandbox.sql_guard import check
@@ -165,7 +166,7 @@ def test_given_escape_attempt_then_guard_refuses_without_echo(sql: str) -> None:
     assert reason
     assert "LEAKME" not in reason and "LEAKME" not in str(refused.value)
     assert "/etc/" not in reason and "HOME" not in reason
-    assert 400 <= refused.value.status_code < 500
+    assert 400 <= status_for(refused.value) < 500
 
 
 ACCEPTED: list[tuple[str, str, set[str]]] = [
