@@ -18,6 +18,7 @@ from catalog.governance import install
 from catalog.metrics import CatalogMetrics
 from catalog.routes import datasets, docs, feeds, ingest, metadata, portal, query
 from catalog.store import CatalogStore
+from policies.access.mirror import GrantMirror, NoMirror
 from policies.feeds import FeedRegistry
 from policies.sandbox.differencing import QueryHistory
 from policies.sandbox.fingerprint_store import FingerprintStore
@@ -36,7 +37,7 @@ class Services:
     producer: Any = None  # KafkaProducer for POST /api/ingest (None: ingest answers 503)
     loader_stats: Any = None
     dataset_policies: Any = None
-    mirror: Any = None
+    mirror: GrantMirror = field(default_factory=NoMirror)  # Keycloak: KeycloakGrantMirror
     extra_state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -123,7 +124,6 @@ def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMet
 
 def _install_governance(app: FastAPI, services: Services) -> None:
     """Access requests, grants and audit (policies/access, policies/audit)."""
-    app.state.mirror = services.mirror
     fingerprints = FingerprintStore(services.store.cursor, services.store.write_lock)
     fingerprints.ensure_schema()
     # Differencing history survives restarts: stored fingerprints are keyed by a stable secret.

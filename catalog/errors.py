@@ -22,7 +22,6 @@ from policies.access.errors import (
     GrantNotActive,
     IllegalTransition,
     InvalidAccessRequest,
-    MirrorUnavailable,
     NotFound,
 )
 from policies.identity.errors import AuthError
@@ -38,7 +37,6 @@ ACCESS_STATUS: dict[type[AccessError], int] = {
     Forbidden: 403,
     IllegalTransition: 409,
     GrantNotActive: 403,
-    MirrorUnavailable: 503,
 }
 
 REFUSAL_STATUS: dict[Refusal, int] = {

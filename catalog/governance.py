@@ -13,7 +13,8 @@ from fastapi import FastAPI
 
 from catalog.routes import access as access_routes
 from catalog.routes import audit as audit_routes
-from policies.access.service import AccessService, GrantMirror
+from policies.access.mirror import GrantMirror
+from policies.access.service import AccessService
 from policies.audit.log import AuditLog
 from policies.audit.transaction import CursorFactory, WriteLock
 
@@ -26,22 +27,12 @@ class Governance:
     audit: AuditLog
 
 
-class _NoMirror:
-    """No identity provider to mirror into (embedded mode): grants live only in the catalog."""
-
-    def grant(self, grant_id: str, dataset: str, username: str) -> None:
-        return None
-
-    def revoke(self, grant_id: str, dataset: str, username: str) -> None:
-        return None
-
-
 def install(
     app: FastAPI,
     *,
     cursor_factory: CursorFactory,
     write_lock: WriteLock,
-    mirror: GrantMirror | None,
+    mirror: GrantMirror,
     dataset_exists: Callable[[str], bool],
     now: Callable[[], datetime] | None = None,
 ) -> Governance:
@@ -49,9 +40,7 @@ def install(
     access and audit routers. `catalog.deps.current_principal` audits each token session's first request."""
     audit = AuditLog(cursor_factory, write_lock, now=now)
     audit.ensure_schema()
-    if mirror is None:
-        log.info("no grant mirror configured: grants are recorded in the catalog only")
-    service = AccessService(cursor_factory, write_lock, audit=audit, mirror=mirror or _NoMirror(),
+    service = AccessService(cursor_factory, write_lock, audit=audit, mirror=mirror,
                             dataset_exists=dataset_exists, now=now)
     service.ensure_schema()
     app.state.access = service

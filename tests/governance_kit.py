@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -42,6 +43,16 @@ class RecordingMirror:
         if self.failing:
             raise ConnectionError("identity provider unreachable")
         self.held.discard((grant_id, dataset, username))
+
+    def sync(self, active: Iterable[tuple[str, str, str]]) -> list[str]:
+        if self.failing:
+            raise ConnectionError("identity provider unreachable")
+        stale = self.held - set(active)
+        self.held -= stale
+        return sorted({g for g, _, _ in stale})
+
+    def token_allows(self, principal: Principal, dataset: str) -> bool:
+        return any(d == dataset and u == principal.username for _, d, u in self.held)
 
 
 class TokenKit:

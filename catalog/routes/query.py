@@ -91,13 +91,11 @@ def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
     settings = state.settings
     grant = state.access.active_grant(body.grant_id, principal)  # AccessError -> 4xx via its handler
     subjects = [f"grant:{grant.id}", f"request:{grant.request_id}", *(f"dataset:{d}" for d in grant.datasets)]
-    mirror = getattr(state, "mirror", None)
-    if mirror is not None and getattr(mirror, "enabled", False):
-        for ds in grant.datasets:
-            if not mirror.token_allows(principal, ds):
-                state.audit.append("query.refused", principal, subjects, grant_id=grant.id,
-                                   sql_sha256=sql_hash(body.sql), reason="token_lacks_dataset_group")
-                raise Forbidden("your token does not carry this grant yet; sign in again")
+    for ds in grant.datasets:  # the token half: the dataset's group (always true without an identity provider)
+        if not state.access.token_allows(principal, ds):
+            state.audit.append("query.refused", principal, subjects, grant_id=grant.id,
+                               sql_sha256=sql_hash(body.sql), reason="token_lacks_dataset_group")
+            raise Forbidden("your token does not carry this grant yet; sign in again")
     cur = state.store.cursor()
     try:
         scope = grant_scope_from_catalog(cur, grant.granted_columns())

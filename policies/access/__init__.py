@@ -6,14 +6,14 @@ from policies.access.errors import (
     GrantNotActive,
     IllegalTransition,
     InvalidAccessRequest,
-    MirrorUnavailable,
     NotFound,
 )
 from policies.access.model import AccessRequest, Grant, GrantStatus, Party, RequestStatus
-from policies.access.service import AccessService, GrantMirror
+from policies.access.mirror import GrantMirror, NoMirror
+from policies.access.service import AccessService
 
 __all__ = [
     "AccessError", "AccessRequest", "AccessService", "Forbidden", "Grant", "GrantMirror", "GrantNotActive",
-    "GrantStatus", "IllegalTransition", "InvalidAccessRequest", "MirrorUnavailable", "NotFound", "Party",
+    "GrantStatus", "IllegalTransition", "InvalidAccessRequest", "NoMirror", "NotFound", "Party",
     "RequestStatus",
 ]

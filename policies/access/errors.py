@@ -52,7 +52,3 @@ class GrantNotActive(AccessError):
         }
         super().__init__(messages.get(reason, "grant not found"))
         self.reason = reason
-
-
-class MirrorUnavailable(AccessError):
-    """The identity provider could not record the grant; nothing was approved (fail closed)."""

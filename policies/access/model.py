@@ -146,3 +146,15 @@ class Grant:
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "revoke_reason": self.revoke_reason,
         }
+
+
+@dataclass(frozen=True)
+class MirrorChange:
+    """One change the identity provider must make: `action` "grant" or "revoke" of one dataset of one grant."""
+
+    seq: int
+    grant_id: str
+    dataset: str
+    username: str
+    action: str
+    attempts: int = 0

@@ -1,8 +1,9 @@
 """Access requests and grants: the decisions, each in one write transaction with its audit record.
 
 Roles are enforced here as well as by the routes (defence in depth), so any caller of the service, not only the
-HTTP API, gets the same rules. Approval, revocation and expiry call the grant mirror (Keycloak group/role per
-dataset); enforcement needs both the mirrored claim and an active grant record here.
+HTTP API, gets the same rules. Approval, revocation and expiry queue their change for the grant mirror (Keycloak
+group per dataset) in the decision's transaction and deliver it after the commit (`policies/access/mirror.py`);
+enforcement needs both the mirrored claim and an active grant record here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from policies.access import store
 from policies.access.errors import (
@@ -20,10 +20,10 @@ from policies.access.errors import (
     GrantNotActive,
     IllegalTransition,
     InvalidAccessRequest,
-    MirrorUnavailable,
     NotFound,
 )
 from policies.access.lifecycle import OPEN, TRANSITIONS, next_status
+from policies.access.mirror import GRANT, REVOKE, Delivery, GrantMirror, GrantMirroring
 from policies.access.model import AccessRequest, Columns, Grant, GrantStatus, HistoryEntry, Party, RequestStatus
 from policies.audit.log import SYSTEM_ACTOR, AuditLog
 from policies.audit.transaction import CursorFactory, WriteLock, read_cursor, write_transaction
@@ -33,12 +33,6 @@ log = logging.getLogger(__name__)
 
 MAX_DURATION_DAYS = 3650
 MAX_TEXT = 4000
-
-
-class GrantMirror(Protocol):
-    def grant(self, grant_id: str, dataset: str, username: str) -> None: ...
-
-    def revoke(self, grant_id: str, dataset: str, username: str) -> None: ...
 
 
 class AccessService:
@@ -55,9 +49,9 @@ class AccessService:
         self._cursor_factory = cursor_factory
         self._write_lock = write_lock
         self._audit = audit
-        self._mirror = mirror
         self._dataset_exists = dataset_exists
         self._now = now or (lambda: datetime.now(UTC))
+        self.mirroring = GrantMirroring(mirror, cursor_factory, write_lock, audit=audit, now=self.now)
 
     def ensure_schema(self) -> None:
         with write_transaction(self._cursor_factory, self._write_lock) as cur:
@@ -176,7 +170,7 @@ class AccessService:
             grant = Grant(
                 id=str(uuid.uuid4()), request_id=request.id, grantee=request.requester, datasets=request.datasets,
                 columns=granted_columns, purpose=request.purpose, created_at=now,
-                expires_at=now + timedelta(days=days), status=GrantStatus.ACTIVE, mirrored=True,
+                expires_at=now + timedelta(days=days), status=GrantStatus.ACTIVE,
             )
             updated = replace(self._transition(request, "approve", principal, note), grant_id=grant.id)
             store.save_request(cur, updated)
@@ -187,8 +181,8 @@ class AccessService:
             self._audit.append_in(cur, "grant.created", principal, _grant_subjects(grant),
                                   datasets=list(grant.datasets), columns=_public_columns(grant.columns),
                                   purpose=grant.purpose, expires_at=grant.expires_at)
-            # Mirror last, still inside the transaction: if the identity provider refuses, nothing is approved.
-            self._mirror_grant(grant)
+            self.mirroring.enqueue(cur, grant, GRANT)
+        self.mirroring.deliver()  # after the commit; if the identity provider is down, the sweep retries
         return grant
 
     # -- grants -------------------------------------------------------------------------------------------------
@@ -237,15 +231,19 @@ class AccessService:
             revoked = replace(grant, status=GrantStatus.REVOKED, revoked_at=self.now(), revoke_reason=reason.strip())
             store.save_grant(cur, revoked)
             self._audit.append_in(cur, "grant.revoked", principal, _grant_subjects(revoked), reason=reason)
-        return self._unmirror(revoked)
+            self.mirroring.enqueue(cur, revoked, REVOKE)
+        self.mirroring.deliver()
+        return revoked
 
     def sweep_expired(self) -> list[str]:
-        """Mark active grants past expiry as expired and unmirror them; retry earlier failed unmirrors.
+        """Mark active grants past expiry as expired and queue their removal from the identity provider (also for
+        ended grants it may still hold with nothing queued), then deliver what is queued.
 
-        Returns the ids of grants changed. Safe to call often (the list route and `active_grant` call it)."""
+        Returns the ids of the grants marked expired. Safe to call often (the list route, `active_grant` and the
+        catalog's periodic sweep call it)."""
         with read_cursor(self._cursor_factory) as cur:
             due = store.grants_to_sweep(cur, self.now())
-        changed: list[str] = []
+        expired: list[str] = []
         for candidate in due:
             with write_transaction(self._cursor_factory, self._write_lock) as cur:
                 grant = store.get_grant(cur, candidate.id)  # re-read under the lock
@@ -256,11 +254,23 @@ class AccessService:
                     store.save_grant(cur, grant)
                     self._audit.append_in(cur, "grant.expired", SYSTEM_ACTOR, _grant_subjects(grant),
                                           expires_at=grant.expires_at)
-                elif grant.status is GrantStatus.ACTIVE or not grant.mirrored:
-                    continue
-            self._unmirror(grant)
-            changed.append(grant.id)
-        return changed
+                    self.mirroring.enqueue(cur, grant, REVOKE)
+                    expired.append(grant.id)
+                elif grant.status is not GrantStatus.ACTIVE and grant.mirrored \
+                        and not store.has_pending_mirror(cur, grant.id, REVOKE):
+                    self.mirroring.enqueue(cur, grant, REVOKE)
+        if due:
+            self.mirroring.deliver()
+        return expired
+
+    def deliver_mirror(self, *, reconcile: bool = False) -> Delivery:
+        """Deliver the grant mirror's queued changes (see `GrantMirroring.deliver`)."""
+        return self.mirroring.deliver(reconcile=reconcile)
+
+    def token_allows(self, principal: Principal, dataset: str) -> bool:
+        """The token half of enforcement: does `principal`'s token carry `dataset`'s group (always, without an
+        identity provider)?"""
+        return self.mirroring.mirror.token_allows(principal, dataset)
 
     # -- internals ----------------------------------------------------------------------------------------------
     def _load_for_transition(self, cur: store.Cursor, request_id: str, principal: Principal) -> AccessRequest:
@@ -275,36 +285,6 @@ class AccessService:
         entry = HistoryEntry(now, action, principal.username, request.status.value, to.value,
                              note.strip() if note else None)
         return replace(request, status=to, updated_at=now, history=request.history + (entry,))
-
-    def _mirror_grant(self, grant: Grant) -> None:
-        done: list[str] = []
-        try:
-            for dataset in grant.datasets:
-                self._mirror.grant(grant.id, dataset, grant.grantee.username)
-                done.append(dataset)
-        except Exception:
-            log.warning("grant mirror refused grant %s; approval rolled back", grant.id)
-            for dataset in done:  # best effort: leave no partial mirror behind
-                try:
-                    self._mirror.revoke(grant.id, dataset, grant.grantee.username)
-                except Exception:
-                    log.warning("could not undo partial mirror of grant %s", grant.id)
-            raise MirrorUnavailable("the identity provider could not record the grant; nothing was approved") from None
-
-    def _unmirror(self, grant: Grant) -> Grant:
-        try:
-            for dataset in grant.datasets:
-                self._mirror.revoke(grant.id, dataset, grant.grantee.username)
-        except Exception:
-            log.warning("grant mirror could not remove grant %s; the sweep will retry", grant.id)
-            self._audit.append("grant.unmirror_failed", SYSTEM_ACTOR, _grant_subjects(grant))
-            return grant
-        unmirrored = replace(grant, mirrored=False)
-        with write_transaction(self._cursor_factory, self._write_lock) as cur:
-            current = store.get_grant(cur, grant.id)
-            if current is not None:
-                store.save_grant(cur, replace(current, mirrored=False))
-        return unmirrored
 
 
 def _require(principal: Principal, *roles: str) -> None:
@@ -381,4 +361,4 @@ def _check_text(field: str, value: str | None, *, required: bool = False) -> Non
         raise InvalidAccessRequest(f"{field} is longer than {MAX_TEXT} characters")
 
 
-__all__ = ["AccessService", "GrantMirror", "TRANSITIONS"]
+__all__ = ["AccessService", "TRANSITIONS"]

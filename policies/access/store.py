@@ -14,6 +14,7 @@ import duckdb
 
 from policies.access.model import (
     AccessRequest,
+    MirrorChange,
     Columns,
     Grant,
     GrantStatus,
@@ -54,6 +55,16 @@ SCHEMA = (
         revoked_at TIMESTAMP,
         revoke_reason VARCHAR,
         mirrored BOOLEAN NOT NULL)""",
+    # Changes the identity provider has not acknowledged yet, in the order they were decided (the grant mirror's
+    # outbox: written in the same transaction as the decision, delivered after the commit, deleted when done).
+    """CREATE TABLE IF NOT EXISTS governance.grant_mirror_outbox (
+        seq BIGINT PRIMARY KEY,
+        grant_id VARCHAR NOT NULL,
+        dataset VARCHAR NOT NULL,
+        username VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        enqueued_at TIMESTAMP NOT NULL,
+        attempts INTEGER NOT NULL)""",
 )
 
 _REQUEST_COLUMNS = ("id, requester_username, requester_subject, datasets, columns, purpose, project, legal_basis, "
@@ -171,3 +182,47 @@ def _grant(row: tuple[Any, ...]) -> Grant:
         expires_at=_aware(expires),  # type: ignore[arg-type]
         status=GrantStatus(status), revoked_at=_aware(revoked_at), revoke_reason=reason, mirrored=bool(mirrored),
     )
+
+
+# -- the grant mirror's outbox ----------------------------------------------------------------------------------
+def enqueue_mirror(cur: Cursor, grant: Grant, action: str, now: datetime) -> None:
+    """One change per dataset of the grant, after every change already queued (call inside the decision's
+    transaction, so the decision and its changes for the identity provider commit together)."""
+    if action == "revoke":  # a grant not yet delivered need not be: cancel it (the revoke still goes out)
+        cur.execute("DELETE FROM governance.grant_mirror_outbox WHERE grant_id = ? AND action = 'grant'", [grant.id])
+    (last,) = cur.execute("SELECT coalesce(max(seq), 0) FROM governance.grant_mirror_outbox").fetchone()  # type: ignore[misc]
+    for i, dataset in enumerate(grant.datasets, start=1):
+        cur.execute("INSERT INTO governance.grant_mirror_outbox VALUES (?, ?, ?, ?, ?, ?, 0)",
+                    [int(last) + i, grant.id, dataset, grant.grantee.username, action, _ts(now)])
+
+
+def pending_mirror(cur: Cursor) -> list[MirrorChange]:
+    rows = cur.execute("SELECT seq, grant_id, dataset, username, action, attempts "
+                       "FROM governance.grant_mirror_outbox ORDER BY seq").fetchall()
+    return [MirrorChange(int(seq), g, d, u, a, int(n)) for seq, g, d, u, a, n in rows]
+
+
+def has_pending_mirror(cur: Cursor, grant_id: str, action: str | None = None) -> bool:
+    sql, params = "SELECT 1 FROM governance.grant_mirror_outbox WHERE grant_id = ?", [grant_id]
+    if action is not None:
+        sql, params = sql + " AND action = ?", [grant_id, action]
+    return cur.execute(sql + " LIMIT 1", params).fetchone() is not None
+
+
+def mirror_delivered(cur: Cursor, change: MirrorChange) -> None:
+    cur.execute("DELETE FROM governance.grant_mirror_outbox WHERE seq = ?", [change.seq])
+
+
+def mirror_failed(cur: Cursor, change: MirrorChange) -> None:
+    cur.execute("UPDATE governance.grant_mirror_outbox SET attempts = attempts + 1 WHERE seq = ?", [change.seq])
+
+
+def set_mirrored(cur: Cursor, grant_id: str, mirrored: bool) -> None:
+    cur.execute("UPDATE governance.grants SET mirrored = ? WHERE id = ?", [mirrored, grant_id])
+
+
+def live_grants(cur: Cursor, now: datetime) -> list[Grant]:
+    """Grants that are active and not past expiry: exactly what the identity provider should hold."""
+    rows = cur.execute(f"SELECT {_GRANT_COLUMNS} FROM governance.grants WHERE status = 'active' AND expires_at > ? "
+                       "ORDER BY id", [_ts(now)]).fetchall()
+    return [_grant(row) for row in rows]

@@ -15,11 +15,12 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakError, KeycloakGetError
 
+from policies.access.mirror import GrantMirror, NoMirror
 from policies.identity.errors import GrantMirrorError, IdentityConfigError
 from policies.identity.realm import RealmSpec
 from policies.principal import PUBLISHER, Principal
@@ -242,33 +243,8 @@ def _check_name(value: str, what: str) -> None:
 
 
 # -- grant mirroring ------------------------------------------------------------------------------------------
-class GrantMirror(Protocol):
-    """Mirrors approved grants into the identity provider; `token_allows` is the token half of enforcement."""
-
-    def grant(self, grant_id: str, dataset: str, username: str) -> None: ...
-
-    def revoke(self, grant_id: str, dataset: str, username: str) -> None: ...
-
-    def token_allows(self, principal: Principal, dataset: str) -> bool: ...
-
-
-class NullGrantMirror:
-    """The embedded dev issuer has no Keycloak: nothing to mirror, and the grant record alone decides."""
-
-    enabled = False
-
-    def grant(self, grant_id: str, dataset: str, username: str) -> None:
-        return None
-
-    def revoke(self, grant_id: str, dataset: str, username: str) -> None:
-        return None
-
-    def token_allows(self, principal: Principal, dataset: str) -> bool:
-        return True
-
-
 class KeycloakGrantMirror:
-    enabled = True
+    """The `GrantMirror` (policies/access/mirror.py) of a deployment with Keycloak."""
 
     def __init__(self, admin: KeycloakAdmin) -> None:
         self._admin = admin
@@ -309,8 +285,8 @@ class KeycloakGrantMirror:
     def sync(self, active: Iterable[tuple[str, str, str]]) -> list[str]:
         """Reconcile with the grant records: drop every mirrored grant not in `active` (grant_id, dataset, user).
 
-        Returns the grant ids removed. Run it periodically so expired grants leave Keycloak even if no one
-        called `revoke`.
+        Returns the grant ids removed. The catalog's periodic sweep runs it (`GrantMirroring.deliver(reconcile=True)`)
+        so an expired grant leaves Keycloak even if its queued removal was lost.
         """
         keep = {(g, d) for g, d, _ in active}
         removed: list[str] = []
@@ -350,10 +326,10 @@ class KeycloakGrantMirror:
         self._put_attributes(group_id, attributes)
 
 
-def mirror_from_settings(settings: "Settings") -> KeycloakGrantMirror | NullGrantMirror:
+def mirror_from_settings(settings: "Settings") -> GrantMirror:
     """Keycloak configured -> mirror with the API's service account (client credentials); else a no-op mirror."""
     if not settings.keycloak_url:
-        return NullGrantMirror()
+        return NoMirror()
     if not (settings.keycloak_admin_client_id and settings.keycloak_admin_client_secret):
         raise IdentityConfigError(
             "HDS_KEYCLOAK_ADMIN_CLIENT_ID and HDS_KEYCLOAK_ADMIN_CLIENT_SECRET must be set when HDS_KEYCLOAK_URL is set"

@@ -20,7 +20,6 @@ from policies.access.errors import (
     GrantNotActive,
     IllegalTransition,
     InvalidAccessRequest,
-    MirrorUnavailable,
     NotFound,
 )
 from policies.identity.errors import AuthError
@@ -36,7 +35,6 @@ CASES = [
     (GrantNotActive("missing"), 404),
     (GrantNotActive("revoked"), 403),
     (GrantNotActive("expired"), 403),
-    (MirrorUnavailable("identity provider unavailable"), 503),
     (AuthError("token expired"), 401),
     (QueryRefused("the query could not be parsed", code="syntax", kind=Refusal.INVALID), 400),
     (QueryRefused("aggregate tier: too few", code="small_cell", kind=Refusal.FORBIDDEN), 403),

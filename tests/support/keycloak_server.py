@@ -109,13 +109,14 @@ class KeycloakTestServer:
         master.users[master.user_by_name(admin_user)["id"]]["realmRoles"].add("admin")
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def start(self) -> "KeycloakTestServer":
+    def start(self, port: int = 0) -> "KeycloakTestServer":
+        """Listen on `port` (0: a free one). `stop()` then `start(port)` plays an outage: the realms survive."""
         server = self
 
         class Handler(_Handler):
             kc = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="keycloak-test-server", daemon=True)
         self._thread.start()
@@ -132,6 +133,11 @@ class KeycloakTestServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None, "server not started"
+        return int(self._httpd.server_address[1])
 
     @property
     def url(self) -> str:

@@ -13,7 +13,6 @@ from policies.access import (
     GrantStatus,
     IllegalTransition,
     InvalidAccessRequest,
-    MirrorUnavailable,
     NotFound,
     RequestStatus,
 )
@@ -203,15 +202,23 @@ def test_given_other_user_then_active_grant_is_not_found(service: AccessService)
         service.active_grant("no-such-grant", ALICE)
 
 
-def test_given_unreachable_identity_provider_then_approval_is_rolled_back(
+def test_given_unreachable_identity_provider_then_approval_commits_and_reaches_it_once_it_answers(
         service: AccessService, mirror: RecordingMirror, audit: AuditLog) -> None:
     rid = _submit(service)
-    before = audit.count()
     mirror.failing = True
-    with pytest.raises(MirrorUnavailable):
-        service.approve(rid, ADA)
-    assert service.get_request(rid, ADA).status is RequestStatus.SUBMITTED
-    assert service.list_grants(ADA) == [] and audit.count() == before
+    grant = service.approve(rid, ADA)  # the decision does not wait for the identity provider
+    assert service.get_request(rid, ADA).status is RequestStatus.APPROVED
+    assert service.active_grant(grant.id, ALICE).id == grant.id
+    assert mirror.held == set() and not service.token_allows(ALICE, "admissions")  # the token half still refuses
+    assert [(c.grant_id, c.action, c.attempts) for c in service.mirroring.pending()] == [(grant.id, "grant", 1)]
+    assert [r.action for r in audit.records(limit=100)][-1] == "grant.mirror_failed"  # audited once
+    service.deliver_mirror()
+    assert [c.attempts for c in service.mirroring.pending()] == [2]
+    assert [r.action for r in audit.records(limit=100)].count("grant.mirror_failed") == 1
+    mirror.failing = False
+    assert service.deliver_mirror().delivered == 1
+    assert mirror.held == {(grant.id, "admissions", "alice")} and service.mirroring.pending() == []
+    assert service.get_grant(grant.id, ADA).mirrored
 
 
 def test_given_unmirror_failure_on_revoke_then_revoked_anyway_and_sweep_retries(
@@ -222,8 +229,31 @@ def test_given_unmirror_failure_on_revoke_then_revoked_anyway_and_sweep_retries(
     with pytest.raises(GrantNotActive):
         service.active_grant(grant.id, ALICE)
     assert mirror.held  # still in the identity provider...
+    assert service.get_grant(grant.id, ADA).mirrored
     mirror.failing = False
-    assert service.sweep_expired() == [grant.id]  # ...until the sweep retries
+    assert service.sweep_expired() == []  # nothing newly expired, but the sweep delivers the queued removal
+    assert mirror.held == set() and not service.get_grant(grant.id, ADA).mirrored
+
+
+def test_given_revocation_before_the_approval_reached_the_identity_provider_then_it_never_holds_the_grant(
+        service: AccessService, mirror: RecordingMirror) -> None:
+    mirror.failing = True
+    grant = service.approve(_submit(service), ADA)
+    service.revoke(grant.id, ADA, "changed our mind")
+    assert [c.action for c in service.mirroring.pending()] == ["revoke"]  # the undelivered grant is cancelled
+    mirror.failing = False
+    service.deliver_mirror()
+    assert mirror.held == set() and service.mirroring.pending() == []
+
+
+def test_given_a_grant_held_outside_the_catalog_then_reconciling_removes_it_and_keeps_live_ones(
+        service: AccessService, mirror: RecordingMirror, clock: Clock) -> None:
+    live = service.approve(_submit(service), ADA)
+    mirror.held.add(("stray-grant", "admissions", "bob"))
+    assert service.deliver_mirror(reconcile=True).removed == ("stray-grant",)
+    assert mirror.held == {(live.id, "admissions", "alice")}
+    clock.advance(days=31)  # expired but not swept yet: reconciling already removes it
+    assert service.deliver_mirror(reconcile=True).removed == (live.id,)
     assert mirror.held == set()
 
 
@@ -267,8 +297,13 @@ def test_given_mirror_failures_then_logs_name_grant_ids_never_people_or_purposes
     grant = service.approve(rid, ADA)
     mirror.failing = True
     service.revoke(grant.id, ADA, "reported by Jane Roe")
-    with pytest.raises(MirrorUnavailable):
-        service.approve(_submit(service, purpose="Jane Roe again"), ADA)
-    text = " ".join(r.getMessage() for r in caplog.records)
+    second = service.approve(_submit(service, purpose="Jane Roe again"), ADA)
+    service.deliver_mirror(reconcile=True)
+    assert second.id in text_of(caplog)
+    text = text_of(caplog)
     assert grant.id in text
     assert "Jane" not in text and "alice" not in text
+
+
+def text_of(caplog: pytest.LogCaptureFixture) -> str:
+    return " ".join(r.getMessage() for r in caplog.records)

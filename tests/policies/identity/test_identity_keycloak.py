@@ -10,13 +10,13 @@ import jwt
 import pytest
 from keycloak import KeycloakOpenID
 
+from policies.access.mirror import NoMirror
 from policies.settings import Settings
 from policies.identity.errors import AuthError, GrantMirrorError, IdentityConfigError
 from policies.identity.factory import verifier_from_settings
 from policies.identity.jwks import HttpJwksSource, certs_url
 from policies.identity.keycloak_admin import (
     KeycloakGrantMirror,
-    NullGrantMirror,
     bootstrap_realm,
     mirror_from_settings,
 )
@@ -295,10 +295,10 @@ def test_given_unsafe_dataset_name_then_refused_before_any_request(kc, master_ad
 
 
 def test_given_settings_then_mirror_is_null_without_keycloak_and_refused_without_credentials(tmp_path) -> None:
-    assert isinstance(mirror_from_settings(Settings(data_dir=tmp_path)), NullGrantMirror)
+    assert isinstance(mirror_from_settings(Settings(data_dir=tmp_path)), NoMirror)
     with pytest.raises(IdentityConfigError, match="HDS_KEYCLOAK_ADMIN_CLIENT_ID"):
         mirror_from_settings(Settings(keycloak_url="http://127.0.0.1:1"))
-    assert NullGrantMirror().token_allows(object(), "anything")  # type: ignore[arg-type]
+    assert NoMirror().token_allows(object(), "anything")  # type: ignore[arg-type]
 
 
 def test_given_drifted_client_settings_then_bootstrap_restores_them(kc, master_admin, realm_spec) -> None:
