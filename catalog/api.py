@@ -1,11 +1,8 @@
-"""The catalog API (FastAPI app factory). Settings and services come in as arguments; nothing at import time."""
+"""The catalog API (FastAPI app factory). The typed service container comes in as its argument; no import-time work."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,35 +10,15 @@ from fastapi.responses import Response
 
 from catalog import errors
 from catalog.body_limit import BodyLimit
+from catalog.container import CatalogServices
 from catalog.deps import CurrentPrincipal
 from catalog.governance import install
 from catalog.metrics import CatalogMetrics
 from catalog.routes import datasets, docs, feeds, ingest, metadata, portal, query
-from catalog.store import CatalogStore
-from policies.access.mirror import GrantMirror, NoMirror
-from policies.feeds import FeedRegistry
-from policies.sandbox.differencing import QueryHistory
-from policies.sandbox.fingerprint_store import FingerprintStore
-from policies.settings import Settings
 
 
-@dataclass
-class Services:
-    """What the app needs, built by the caller (catalog serve, demo, tests)."""
-
-    settings: Settings
-    store: CatalogStore
-    registry: FeedRegistry
-    verifier: Any
-    tier_of: Callable[[str], str] = lambda _ds: "aggregate"
-    producer: Any = None  # KafkaProducer for POST /api/ingest (None: ingest answers 503)
-    loader_stats: Any = None
-    dataset_policies: Any = None
-    mirror: GrantMirror = field(default_factory=NoMirror)  # Keycloak: KeycloakGrantMirror
-    extra_state: dict[str, Any] = field(default_factory=dict)
-
-
-def create_app(services: Services) -> FastAPI:
+def create_app(services: CatalogServices) -> FastAPI:
+    """The app over `services` (built once by the process's entry point: `catalog.container.build_services`)."""
     app = FastAPI(
         title="City health data space — catalog API",
         version="0.1.0",
@@ -50,8 +27,8 @@ def create_app(services: Services) -> FastAPI:
         docs_url=None,  # served from local assets under a CSP (catalog/routes/docs.py)
         redoc_url=None,
     )
-    metrics = CatalogMetrics()
-    _set_state(app, services, metrics)
+    app.state.services = services  # the only thing on app.state; routes take it typed (catalog.container.Services)
+    metrics = services.metrics
     metrics.add_dataset_rows(services.store.row_counts)
     _measure_requests(app, metrics)
     errors.install(app)  # the one map from domain errors to status codes and JSON details
@@ -63,26 +40,10 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(portal.router)
     docs.install(app)
-    _install_governance(app, services)
+    install(app)  # access requests, grants and audit (policies/access, policies/audit)
     # Outermost: body limits hold before any parsing or token verification.
     app.add_middleware(BodyLimit, prefixes={"/api/ingest/": ingest.MAX_BODY})
     return app
-
-
-def _set_state(app: FastAPI, services: Services, metrics: CatalogMetrics) -> None:
-    st = app.state
-    st.settings = services.settings
-    st.store = services.store
-    st.registry = services.registry
-    st.verifier = services.verifier
-    st.tier_of = services.tier_of
-    st.producer = services.producer
-    st.loader_stats = services.loader_stats
-    st.dataset_policies = services.dataset_policies
-    st.metrics = metrics
-    st.producer_lock = threading.Lock()
-    for k, v in services.extra_state.items():
-        setattr(st, k, v)
 
 
 def _measure_requests(app: FastAPI, metrics: CatalogMetrics) -> None:
@@ -97,12 +58,10 @@ def _measure_requests(app: FastAPI, metrics: CatalogMetrics) -> None:
         return response
 
 
-def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMetrics) -> None:
-    st = app.state
-
+def _add_operations_routes(app: FastAPI, services: CatalogServices, metrics: CatalogMetrics) -> None:
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:
-        stats = st.loader_stats
+        stats = services.loader_stats
         return {
             "status": "ok",
             "datasets": len(services.store.dataset_ids()),
@@ -112,7 +71,7 @@ def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMet
 
     @app.get("/metrics", tags=["operations"])
     def prometheus(principal: CurrentPrincipal) -> Response:
-        stats = st.loader_stats
+        stats = services.loader_stats
         if stats is not None:
             metrics.loader_rows.set(stats.loaded)
             metrics.loader_rejected.set(stats.rejected)
@@ -120,18 +79,3 @@ def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMet
             metrics.loader_duplicates.set(stats.duplicates)
             metrics.loader_retries.set(stats.loop.retries)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
-
-
-def _install_governance(app: FastAPI, services: Services) -> None:
-    """Access requests, grants and audit (policies/access, policies/audit)."""
-    fingerprints = FingerprintStore(services.store.cursor, services.store.write_lock)
-    fingerprints.ensure_schema()
-    # Differencing history survives restarts: stored fingerprints are keyed by a stable secret.
-    app.state.query_history = QueryHistory(key=services.settings.sandbox_key(), store=fingerprints)
-    install(
-        app,
-        cursor_factory=services.store.cursor,
-        write_lock=services.store.write_lock,
-        mirror=services.mirror,
-        dataset_exists=lambda ds: services.registry.dataset(ds) is not None or ds in services.store.dataset_ids(),
-    )

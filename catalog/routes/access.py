@@ -1,4 +1,4 @@
-"""Access requests and grants over HTTP. Services from `request.app.state.access`; roles via catalog.deps.
+"""Access requests and grants over HTTP. The access service from the app's container; roles via catalog.deps.
 
 Domain errors (`policies.access.errors.AccessError`) map to `{"detail": reason}` in the one error map,
 `catalog/errors.py`. Body validation errors answer 422 naming the field and error type only, never the
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog.container import Services
 from catalog.deps import require_roles
 from catalog.errors import SafeValidationRoute
-from catalog.routes.privacy import privacy_ledger
 from policies.access.service import AccessService
 from policies.principal import ADMIN, RESEARCHER, STEWARD, Principal
 
@@ -28,8 +28,8 @@ Admin = Annotated[Principal, Depends(require_roles(ADMIN))]
 Governed = Annotated[Principal, Depends(require_roles(RESEARCHER, STEWARD, ADMIN))]
 
 
-def _service(request: Request) -> AccessService:
-    return request.app.state.access  # type: ignore[no-any-return]
+def _service(services: Services) -> AccessService:
+    return services.access
 
 
 Service = Annotated[AccessService, Depends(_service)]
@@ -66,11 +66,11 @@ class ReasonBody(BaseModel):
 
 @router.post("/access-requests", status_code=201)
 def submit_access_request(body: AccessRequestBody, principal: Researcher, service: Service,
-                          http: Request) -> dict[str, Any]:
+                          services: Services) -> dict[str, Any]:
     request = service.submit(principal, datasets=body.datasets, columns=body.columns, purpose=body.purpose,
                              duration_days=body.duration_days, project=body.project, legal_basis=body.legal_basis)
     if body.epsilon is not None:
-        privacy_ledger(http.app.state).set_budget(request.id, body.epsilon)
+        services.privacy_ledger.set_budget(request.id, body.epsilon)
     return {**request.to_public(), "epsilon": body.epsilon}
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
+from catalog.container import Services
 from catalog.deps import require_roles
 from catalog.errors import SafeValidationRoute
 from policies.audit.log import AuditLog
@@ -16,8 +17,8 @@ router = APIRouter(prefix="/api/audit", tags=["audit"], route_class=SafeValidati
 Admin = Annotated[Principal, Depends(require_roles(ADMIN))]
 
 
-def _audit(request: Request) -> AuditLog:
-    return request.app.state.audit  # type: ignore[no-any-return]
+def _audit(services: Services) -> AuditLog:
+    return services.audit
 
 
 Audit = Annotated[AuditLog, Depends(_audit)]

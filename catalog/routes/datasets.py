@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 
+from catalog.container import CatalogServices, Services
 from catalog.deps import CurrentPrincipal
 
 router = APIRouter(tags=["datasets"])
@@ -12,8 +13,7 @@ router = APIRouter(tags=["datasets"])
 FEED_TOPICS = {"adt": "admissions", "oru": "laboratory", "lab": "laboratory", "fhir": "clinical"}
 
 
-def _describe(request: Request, dataset: str) -> dict | None:
-    state = request.app.state
+def _describe(state: CatalogServices, dataset: str) -> dict | None:
     summary = state.store.dataset_summary(dataset)
     info = state.registry.dataset(dataset)
     if summary is None and info is None:
@@ -34,12 +34,11 @@ def _describe(request: Request, dataset: str) -> dict | None:
 
 
 @router.get("/api/datasets")
-def list_datasets(request: Request, principal: CurrentPrincipal) -> list[dict]:
-    state = request.app.state
+def list_datasets(state: Services, principal: CurrentPrincipal) -> list[dict]:
     ids = list(dict.fromkeys(state.registry.dataset_ids() + state.store.dataset_ids()))
     out = []
     for dataset in ids:
-        d = _describe(request, dataset)
+        d = _describe(state, dataset)
         if d is not None:
             out.append({k: d[k] for k in ("id", "title", "description", "rows", "tier", "hospitals", "feeds",
                                           "deid_profiles", "last_update", "format", "topics", "patients",
@@ -48,8 +47,8 @@ def list_datasets(request: Request, principal: CurrentPrincipal) -> list[dict]:
 
 
 @router.get("/api/datasets/{dataset_id}")
-def get_dataset(dataset_id: str, request: Request, principal: CurrentPrincipal) -> dict:
-    d = _describe(request, dataset_id)
+def get_dataset(dataset_id: str, state: Services, principal: CurrentPrincipal) -> dict:
+    d = _describe(state, dataset_id)
     if d is None:
         raise HTTPException(status_code=404, detail="no such dataset")
     return d

@@ -11,10 +11,11 @@ import asyncio
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 
+from catalog.container import Services
 from catalog.deps import require_roles
-from catalog.feed_health import NoDeadLetters, health_report, loaded_per_feed
+from catalog.feed_health import health_report, loaded_per_feed
 from catalog.routes.access import SafeValidationRoute
 from policies.principal import Principal
 
@@ -34,16 +35,11 @@ def _scope(principal: Principal, hospital: str | None) -> str | None:
     return principal.hospital
 
 
-def _dead_letters(request: Request) -> Any:
-    return getattr(request.app.state, "dead_letters", None) or NoDeadLetters()
-
-
 @router.get("/health")
-async def feed_health(principal: Operator, request: Request,
+async def feed_health(principal: Operator, state: Services,
                       hospital: Annotated[str | None, Query(max_length=100)] = None) -> dict[str, Any]:
     scope = _scope(principal, hospital)
-    state = request.app.state
-    source = _dead_letters(request)
+    source = state.dead_letters
 
     def work() -> dict[str, Any]:
         cur = state.store.cursor()
@@ -63,13 +59,13 @@ async def feed_health(principal: Operator, request: Request,
 
 
 @router.get("/dead-letters")
-async def dead_letters(principal: Operator, request: Request,
+async def dead_letters(principal: Operator, services: Services,
                        hospital: Annotated[str | None, Query(max_length=100)] = None,
                        feed: Annotated[str | None, Query(max_length=100)] = None,
                        reason: Annotated[str | None, Query(max_length=100)] = None,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     scope = _scope(principal, hospital)
-    source = _dead_letters(request)
+    source = services.dead_letters
     items = await asyncio.to_thread(source.listing)
     chosen = [d for d in items if (scope is None or d["hospital"] == scope) and (feed is None or d["feed"] == feed)
               and (reason is None or d["reason"] == reason)]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from catalog.container import Services
 from catalog.deps import require_roles
 from gateway.publish import PublishError, read_for_feed, send_messages
 from gateway.readers import FeedReadError
@@ -26,10 +27,9 @@ Publisher = Annotated[Principal, Depends(require_roles(PUBLISHER))]
 
 
 @router.post("/api/ingest/{hospital}/{feed}", status_code=202)
-async def ingest(hospital: str, feed: str, request: Request, principal: Publisher) -> dict:
+async def ingest(hospital: str, feed: str, request: Request, state: Services, principal: Publisher) -> dict:
     if principal.hospital != hospital:
         raise HTTPException(status_code=403, detail="this token may not publish for that hospital")
-    state = request.app.state
     cfg = state.registry.lookup(hospital, feed)
     if cfg is None:
         raise HTTPException(status_code=404, detail="unknown hospital or feed")

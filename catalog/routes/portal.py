@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, JSONResponse
+
+from catalog.container import Services
 
 PORTAL_DIR = Path(__file__).resolve().parent.parent / "portal"
 _FILES = {"portal.js": "text/javascript", "i18n.js": "text/javascript", "portal.css": "text/css",
@@ -28,8 +30,8 @@ def index() -> FileResponse:
 
 
 @router.get("/portal/config.json")
-def config(request: Request) -> JSONResponse:
-    settings = request.app.state.settings
+def config(services: Services) -> JSONResponse:
+    settings = services.settings
     issuer = settings.oidc_issuer or (
         f"{settings.keycloak_url.rstrip('/')}/realms/{settings.keycloak_realm}" if settings.keycloak_url else None)
     body = {"mode": "oidc", "issuer": issuer, "client_id": "hds-portal"} if issuer else {"mode": "dev"}

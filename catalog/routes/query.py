@@ -11,18 +11,18 @@ import datetime as dt
 import decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog.container import CatalogServices, Services
 from catalog.deps import CurrentPrincipal
 from catalog.errors import SafeValidationRoute
-from catalog.routes.privacy import privacy_ledger
 from policies.access.errors import Forbidden
+from policies.access.model import Grant
 from policies.principal import Principal
 from policies.sandbox.errors import QueryRefused
-from policies.sandbox.executor import PrivacyContext, export_rows, run_query, sql_hash
-from policies.sandbox.pool import QueryPool
+from policies.sandbox.executor import PrivacyContext, QueryOutcome, export_rows, run_query, sql_hash
 from policies.sandbox.scope import grant_scope_from_catalog
 
 router = APIRouter(tags=["query"], route_class=SafeValidationRoute)
@@ -35,8 +35,8 @@ class QueryBody(BaseModel):
     epsilon: float | None = Field(default=None, gt=0, le=10)  # aggregate-dp tier: this query's share of the budget
 
 
-def _privacy(state: Any, grant: Any, principal: Principal, body: QueryBody) -> Any:
-    ledger = privacy_ledger(state)
+def _privacy(state: CatalogServices, grant: Grant, principal: Principal, body: QueryBody) -> PrivacyContext:
+    ledger = state.privacy_ledger
     granted = ledger.budget(grant.request_id)
     if granted is None:  # not asked for: the smallest default of the grant's datasets
         granted = min(state.dataset_policies.for_dataset(d).dp_default_budget for d in grant.datasets)
@@ -57,7 +57,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _history_subjects(state: Any, grant: Any, principal: Principal) -> list[str]:
+def _history_subjects(state: CatalogServices, grant: Grant, principal: Principal) -> list[str]:
     """Whose differencing history a query belongs to: the researcher across all grants, and the project team."""
     subjects = [f"researcher:{principal.subject}"]
     try:
@@ -69,25 +69,11 @@ def _history_subjects(state: Any, grant: Any, principal: Principal) -> list[str]
     return subjects
 
 
-def _pool(state: Any) -> Any:
-    pool = getattr(state, "query_pool", None)
-    if pool is None:
-        settings = state.settings
-        pool = state.query_pool = QueryPool(
-            workers=int(getattr(settings, "query_workers", 4)),
-            per_user=int(getattr(settings, "query_per_user", 2)),
-            queue_per_user=int(getattr(settings, "query_queue_per_user", 8)),
-            queue_timeout_s=float(getattr(settings, "query_timeout_s", 30.0)),
-        )
-    return pool
+async def _run_pooled(state: CatalogServices, principal: Principal, body: QueryBody) -> QueryOutcome:
+    return await state.query_pool.run(principal.subject, _run, state, principal, body)  # busy: QueryRefused
 
 
-async def _run_pooled(request: Request, principal: Principal, body: QueryBody) -> Any:
-    return await _pool(request.app.state).run(principal.subject, _run, request, principal, body)  # busy: QueryRefused
-
-
-def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
-    state = request.app.state
+def _run(state: CatalogServices, principal: Principal, body: QueryBody) -> QueryOutcome:
     settings = state.settings
     grant = state.access.active_grant(body.grant_id, principal)  # AccessError -> 4xx via its handler
     subjects = [f"grant:{grant.id}", f"request:{grant.request_id}", *(f"dataset:{d}" for d in grant.datasets)]
@@ -121,14 +107,14 @@ def _run(request: Request, principal: Principal, body: QueryBody) -> Any:
 
 
 @router.post("/api/query")
-async def query(body: QueryBody, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    outcome = await _run_pooled(request, principal, body)
+async def query(body: QueryBody, state: Services, principal: CurrentPrincipal) -> dict[str, Any]:
+    outcome = await _run_pooled(state, principal, body)
     return {
         "columns": outcome.columns,
         "rows": [[_jsonable(v) for v in row] for row in outcome.rows],
         "suppressed": outcome.suppressed,
         # Where the suppressed values are: [row, column] pairs (a NULL not listed is a real missing value).
-        "suppressed_cells": [list(cell) for cell in getattr(outcome, "suppressed_cells", ())],
+        "suppressed_cells": [list(cell) for cell in outcome.suppressed_cells],
         "row_count": outcome.row_count,
         "tier": outcome.tier.value,
         "truncated": outcome.truncated,
@@ -139,11 +125,11 @@ async def query(body: QueryBody, request: Request, principal: CurrentPrincipal) 
 
 
 @router.post("/api/exports")
-async def export(body: ExportBody, request: Request, principal: CurrentPrincipal) -> Response:
+async def export(body: ExportBody, state: Services, principal: CurrentPrincipal) -> Response:
     """Extract tier only: the approved rows as a CSV or Parquet download."""
-    outcome = await _run_pooled(request, principal, body)
+    outcome = await _run_pooled(state, principal, body)
     data = export_rows(outcome, format=body.format)  # QueryRefused: answered by catalog/errors.py
-    request.app.state.audit.append("export", principal, [f"grant:{body.grant_id}"], grant_id=body.grant_id,
+    state.audit.append("export", principal, [f"grant:{body.grant_id}"], grant_id=body.grant_id,
                                    sql_sha256=outcome.sql_hash, row_count=outcome.row_count, format=body.format)
     media = "text/csv" if body.format == "csv" else "application/vnd.apache.parquet"
     return Response(data, media_type=media,

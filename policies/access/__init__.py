@@ -9,7 +9,7 @@ from policies.access.errors import (
     NotFound,
 )
 from policies.access.model import AccessRequest, Grant, GrantStatus, Party, RequestStatus
-from policies.access.mirror import GrantMirror, NoMirror
+from policies.identity.grant_mirror import GrantMirror, NoMirror
 from policies.access.service import AccessService
 
 __all__ = [

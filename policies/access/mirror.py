@@ -9,59 +9,27 @@ by the next delivery (every decision and the catalog's periodic sweep deliver), 
 `reconcile` then compares the identity provider with the live grants and removes anything else (a grant that
 expired, a change made outside the catalog).
 
-There is one mirror protocol, `GrantMirror`; `NoMirror` is the mirror of a deployment without an identity
-provider to mirror into (the embedded dev issuer): every change is acknowledged at once and a token needs no
-group, so the grant record alone decides.
+There is one mirror protocol, `GrantMirror` (`policies/identity/grant_mirror.py`), and one mirror of a
+deployment without an identity provider to mirror into (the embedded dev issuer), `NoMirror`: every change is
+acknowledged at once and a token needs no group, so the grant record alone decides.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
-
 from policies.access import store
 from policies.access.model import Grant, MirrorChange
 from policies.audit.log import SYSTEM_ACTOR, AuditLog
 from policies.audit.transaction import CursorFactory, WriteLock, read_cursor, write_transaction
-from policies.principal import Principal
+from policies.identity.grant_mirror import GrantMirror
 
 log = logging.getLogger(__name__)
 
 GRANT, REVOKE = "grant", "revoke"
-
-
-class GrantMirror(Protocol):
-    """Mirrors grants into the identity provider; `token_allows` is the token half of enforcement."""
-
-    def grant(self, grant_id: str, dataset: str, username: str) -> None: ...
-
-    def revoke(self, grant_id: str, dataset: str, username: str) -> None: ...
-
-    def sync(self, active: Iterable[tuple[str, str, str]]) -> list[str]:
-        """Remove every mirrored (grant id, dataset) not in `active` (grant id, dataset, username); the ids removed."""
-        ...
-
-    def token_allows(self, principal: Principal, dataset: str) -> bool: ...
-
-
-class NoMirror:
-    """No identity provider to mirror into (embedded dev issuer): nothing to do, the grant record alone decides."""
-
-    def grant(self, grant_id: str, dataset: str, username: str) -> None:
-        return None
-
-    def revoke(self, grant_id: str, dataset: str, username: str) -> None:
-        return None
-
-    def sync(self, active: Iterable[tuple[str, str, str]]) -> list[str]:
-        return []
-
-    def token_allows(self, principal: Principal, dataset: str) -> bool:
-        return True
 
 
 @dataclass(frozen=True)

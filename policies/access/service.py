@@ -23,7 +23,8 @@ from policies.access.errors import (
     NotFound,
 )
 from policies.access.lifecycle import OPEN, TRANSITIONS, next_status
-from policies.access.mirror import GRANT, REVOKE, Delivery, GrantMirror, GrantMirroring
+from policies.access.mirror import GRANT, REVOKE, Delivery, GrantMirroring
+from policies.identity.grant_mirror import GrantMirror
 from policies.access.model import AccessRequest, Columns, Grant, GrantStatus, HistoryEntry, Party, RequestStatus
 from policies.audit.log import SYSTEM_ACTOR, AuditLog
 from policies.audit.transaction import CursorFactory, WriteLock, read_cursor, write_transaction

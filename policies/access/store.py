@@ -190,10 +190,11 @@ def enqueue_mirror(cur: Cursor, grant: Grant, action: str, now: datetime) -> Non
     transaction, so the decision and its changes for the identity provider commit together)."""
     if action == "revoke":  # a grant not yet delivered need not be: cancel it (the revoke still goes out)
         cur.execute("DELETE FROM governance.grant_mirror_outbox WHERE grant_id = ? AND action = 'grant'", [grant.id])
-    (last,) = cur.execute("SELECT coalesce(max(seq), 0) FROM governance.grant_mirror_outbox").fetchone()  # type: ignore[misc]
+    row = cur.execute("SELECT coalesce(max(seq), 0) FROM governance.grant_mirror_outbox").fetchone()
+    last = int(row[0]) if row else 0
     for i, dataset in enumerate(grant.datasets, start=1):
         cur.execute("INSERT INTO governance.grant_mirror_outbox VALUES (?, ?, ?, ?, ?, ?, 0)",
-                    [int(last) + i, grant.id, dataset, grant.grantee.username, action, _ts(now)])
+                    [last + i, grant.id, dataset, grant.grantee.username, action, _ts(now)])
 
 
 def pending_mirror(cur: Cursor) -> list[MirrorChange]:

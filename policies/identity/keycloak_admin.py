@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakError, KeycloakGetError
 
-from policies.access.mirror import GrantMirror, NoMirror
+from policies.identity.grant_mirror import GrantMirror, NoMirror
 from policies.identity.errors import GrantMirrorError, IdentityConfigError
 from policies.identity.realm import RealmSpec
 from policies.principal import PUBLISHER, Principal

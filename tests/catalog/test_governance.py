@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +15,19 @@ from governance_kit import DATASETS, Clock, RecordingMirror, TokenKit
 
 from policies.access import GrantNotActive
 from catalog import errors
-from catalog.governance import Governance, install
+from catalog.container import CatalogServices, build_services
+from catalog.governance import install
+from catalog.store import CatalogStore
+from policies.feeds import FeedRegistry
+from policies.sandbox.tiers import load_dataset_policies
+from policies.settings import Settings
 from policies.principal import ROLES, Principal
 
 
 @dataclass
 class Api:
     client: TestClient
-    gov: Governance
+    gov: CatalogServices
     kit: TokenKit
     clock: Clock
     mirror: RecordingMirror
@@ -41,16 +45,22 @@ class Api:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    con = duckdb.connect(str(tmp_path / "catalog.duckdb"))
+    settings = Settings(data_dir=tmp_path)
+    store = CatalogStore(settings.db_path)
     kit, clock, mirror = TokenKit(), Clock(), RecordingMirror()
+    services = build_services(settings, store=store, registry=FeedRegistry.load(settings.feeds_file),
+                              verifier=kit.verifier(), dataset_policies=load_dataset_policies(settings.datasets_file),
+                              mirror=mirror, now=clock)
+    assert DATASETS <= {d for d in DATASETS if services.registry.dataset(d) is not None}  # the datasets tests name
     app = FastAPI()
-    app.state.verifier = kit.verifier()
+    app.state.services = services
     errors.install(app)
-    gov = install(app, cursor_factory=con.cursor, write_lock=threading.Lock(), mirror=mirror,
-                  dataset_exists=DATASETS.__contains__, now=clock)
+    install(app)
+    con = store.cursor()
     with TestClient(app) as client:
-        yield Api(client, gov, kit, clock, mirror, con)
+        yield Api(client, services, kit, clock, mirror, con)
     con.close()
+    store.close()
 
 
 BODY = {"datasets": ["admissions"], "purpose": "readmission study", "duration_days": 30}

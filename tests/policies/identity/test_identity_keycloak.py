@@ -10,7 +10,7 @@ import jwt
 import pytest
 from keycloak import KeycloakOpenID
 
-from policies.access.mirror import NoMirror
+from policies.identity.grant_mirror import NoMirror
 from policies.settings import Settings
 from policies.identity.errors import AuthError, GrantMirrorError, IdentityConfigError
 from policies.identity.factory import verifier_from_settings
