@@ -311,12 +311,50 @@ _CELL_AGGREGATE = {"COUNT": "count({v})", "SUM": "sum({v})", "AVG": "avg({v})"}
 
 
 def _build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *, salt: str) -> AggregatePlan:
+    """The rewritten query, in named steps: check the query, thread a patient lineage through every table
+    instance, then build the rows behind the cells (``r``), the cells, each lineage's per-patient contributions
+    and statistics, the population statistics, and the final SELECT joining them per cell."""
     tree = guarded.expression.copy()
     select = _check_shape(tree)
     key_indices, measures = _classify_outputs(select)
     _check_order(select, key_indices)
     output_columns = tuple(select.named_selects)
+    root_scope = _check_sources(tree, guarded, policies)
+    names = Names()
+    lineage_refs = _thread_lineages(root_scope, policies, names)
+    _check_measures_read_stored_values(root_scope, select, measures)
+    if len(lineage_refs) > MAX_LINEAGES:
+        raise _refuse(f"at most {MAX_LINEAGES} table instances may be joined", "too_many_tables")
+    group_keys = _group_keys(select)
+    order = select.args.get("order")
+    sql = _PlanSql(names, measures, salt, group_keys, len(lineage_refs))
+    sql.add_rows(tree, select, group_keys, lineage_refs)
+    sql.add_cells()
+    select_projection_sql = {
+        i: guarded.expression.expressions[i].unalias().sql(dialect=DIALECT) for i in key_indices
+    }
+    sql.select_outputs(len(output_columns), select_projection_sql)
+    rows_index = len(output_columns)
+    lineage_stats = [sql.add_lineage(j, lcol) for j, lcol in enumerate(sql.lin)]
+    population_index = sql.add_population()
+    order_sql = sql.order_by(order, output_columns, select_projection_sql)
+    fingerprint = hashlib.sha256(
+        "\x1f".join([*sorted(guarded.datasets), "|", *sorted(sql.group_sql)]).encode("utf-8")
+    ).hexdigest()
+    return AggregatePlan(
+        sql=sql.assemble(order_sql),
+        output_columns=output_columns,
+        key_indices=tuple(key_indices),
+        measures=tuple(measures),
+        grouping_fingerprint=fingerprint,
+        rows_index=rows_index,
+        lineages=tuple(lineage_stats),
+        population_index=population_index,
+    )
 
+
+def _check_sources(tree: exp.Expr, guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy]) -> Any:
+    """No subquery outside FROM, at least one dataset read, a disclosure policy for each; the root scope."""
     for scope in traverse_scope(tree):
         if scope.scope_type == ScopeType.SUBQUERY:
             # A subquery in WHERE/SELECT can single out a person and then select large cells by their
@@ -329,171 +367,173 @@ def _build_plan(guarded: GuardedQuery, policies: Mapping[str, DatasetPolicy], *,
     for dataset in guarded.datasets:
         if dataset not in policies:
             raise _refuse("a dataset has no disclosure policy", "policy_missing")
+    return root_scope
 
-    names = Names()
+
+def _thread_lineages(root_scope: Any, policies: Mapping[str, DatasetPolicy], names: Names) -> list[exp.Expr]:
+    """One patient-lineage reference per table instance the query reads, threaded up to the root scope."""
     threader = LineageThreader(policies, names)
     lineage_refs = [
         ref for alias, (_node, source) in root_scope.selected_sources.items() for ref in threader.for_source(alias, source)
     ]
     if not lineage_refs:
         raise _refuse("the query must read a dataset", "no_dataset")
-    _check_measures_read_stored_values(root_scope, select, measures)
-    if len(lineage_refs) > MAX_LINEAGES:
-        raise _refuse(f"at most {MAX_LINEAGES} table instances may be joined", "too_many_tables")
     threader.attach_at_scans()
+    return lineage_refs
 
-    # r: the rows behind the cells, with keys, lineages and the value each row feeds into each aggregate.
-    group_keys = _group_keys(select)
-    group_sql = [key.sql(dialect=DIALECT) for key in group_keys]
-    g = [names(f"g{j}") for j in range(len(group_keys))]
-    lin = [names(f"l{j}") for j in range(len(lineage_refs))]
-    v = {m.index: names(f"v{m.index}") for m in measures}
-    aggregates = {m.index: select.expressions[m.index].unalias() for m in measures}
-    row_select: list[exp.Expr] = [exp.alias_(key.copy(), g[j], quoted=True) for j, key in enumerate(group_keys)]
-    row_select += [exp.alias_(exp.cast(ref, "VARCHAR"), lin[j], quoted=True) for j, ref in enumerate(lineage_refs)]
-    row_select += [exp.alias_(_row_value(aggregates[m.index]), v[m.index], quoted=True) for m in measures]
-    order = select.args.get("order")
-    select.set("expressions", row_select)
-    select.set("group", None)
-    select.set("order", None)
-    r_sql = tree.sql(dialect=DIALECT)
 
-    def key_of(projection_index: int) -> str:
-        text = select_projection_sql[projection_index]
-        return g[group_sql.index(text)]
+class _PlanSql:
+    """The CTEs, final columns and joins of one plan as they are built; ``position`` is the next final column."""
 
-    select_projection_sql = {
-        i: guarded.expression.expressions[i].unalias().sql(dialect=DIALECT) for i in key_indices
-    }
-    g_cols = ", ".join(_q(x) for x in g)
-    group_by = f" GROUP BY {g_cols}" if g else ""
-    r = _q(names("r"))
-    salt_sql = exp.Literal.string(salt).sql()
+    def __init__(self, names: Names, measures: list[Measure], salt: str, group_keys: list[exp.Expr],
+                 lineages: int) -> None:
+        self.names, self.measures = names, measures
+        self.group_sql = [key.sql(dialect=DIALECT) for key in group_keys]
+        self.g = [names(f"g{j}") for j in range(len(group_keys))]
+        self.lin = [names(f"l{j}") for j in range(lineages)]
+        self.v = {m.index: names(f"v{m.index}") for m in measures}
+        self.g_cols = ", ".join(_q(x) for x in self.g)
+        self.group_by = f" GROUP BY {self.g_cols}" if self.g else ""
+        self.keys_prefix = (self.g_cols + ", ") if self.g else ""
+        self.salt_sql = exp.Literal.string(salt).sql()
+        self.ctes: list[str] = []
+        self.final: list[str] = []
+        self.joins: list[str] = []
+        self.position = 0
+        self.r = ""
 
-    cell_parts = [_q(x) for x in g]
-    for m in measures:
-        template = "count(DISTINCT {v})" if m.distinct else _CELL_AGGREGATE[m.function]
-        cell_parts.append(template.format(v=_q(v[m.index])) + " AS " + _q(names(f"m{m.index}")))
-    cell_parts.append("count(*) AS " + _q(names("rows")))
-    ctes = [f"{r} AS MATERIALIZED ({r_sql})", f"{_q(names('cells'))} AS (SELECT {', '.join(cell_parts)} FROM {r}{group_by})"]
+    def n(self, name: str) -> str:
+        return _q(self.names(name))
 
-    final: list[str] = []
-    for i in range(len(output_columns)):
-        if i in select_projection_sql:
-            final.append(f"c.{_q(key_of(i))}")
-        else:
-            final.append(f"c.{_q(names(f'm{i}'))}")
-    final.append(f"c.{_q(names('rows'))}")
-    rows_index = len(output_columns)
-    joins: list[str] = []
-    lineage_stats: list[LineageStats] = []
-    position = rows_index + 1
+    def on(self, alias: str) -> str:
+        return " AND ".join(f"c.{_q(x)} IS NOT DISTINCT FROM {alias}.{_q(x)}" for x in self.g) or "TRUE"
 
-    def on(alias: str) -> str:
-        return " AND ".join(f"c.{_q(x)} IS NOT DISTINCT FROM {alias}.{_q(x)}" for x in g) or "TRUE"
+    def key_of(self, text: str) -> str:
+        return self.g[self.group_sql.index(text)]
 
-    for j, lcol in enumerate(lin):
-        pp, st = _q(names(f"pp{j}")), _q(names(f"st{j}"))
-        pid = _q(names("pid"))
-        contrib_parts = []
-        for m in measures:
-            value = _q(v[m.index])
-            if m.function == "COUNT":
-                contribution = f"count({value})"
+    def add_rows(self, tree: exp.Expr, select: exp.Select, group_keys: list[exp.Expr],
+                 lineage_refs: list[exp.Expr]) -> None:
+        """r: the rows behind the cells, with keys, lineages and the value each row feeds into each aggregate."""
+        aggregates = {m.index: select.expressions[m.index].unalias() for m in self.measures}
+        row_select: list[exp.Expr] = [exp.alias_(key.copy(), self.g[j], quoted=True)
+                                      for j, key in enumerate(group_keys)]
+        row_select += [exp.alias_(exp.cast(ref, "VARCHAR"), self.lin[j], quoted=True)
+                       for j, ref in enumerate(lineage_refs)]
+        row_select += [exp.alias_(_row_value(aggregates[m.index]), self.v[m.index], quoted=True) for m in self.measures]
+        select.set("expressions", row_select)
+        select.set("group", None)
+        select.set("order", None)
+        self.r = self.n("r")
+        self.ctes.append(f"{self.r} AS MATERIALIZED ({tree.sql(dialect=DIALECT)})")
+
+    def add_cells(self) -> None:
+        cell_parts = [_q(x) for x in self.g]
+        for m in self.measures:
+            template = "count(DISTINCT {v})" if m.distinct else _CELL_AGGREGATE[m.function]
+            cell_parts.append(template.format(v=_q(self.v[m.index])) + " AS " + self.n(f"m{m.index}"))
+        cell_parts.append("count(*) AS " + self.n("rows"))
+        self.ctes.append(f"{self.n('cells')} AS (SELECT {', '.join(cell_parts)} FROM {self.r}{self.group_by})")
+
+    def select_outputs(self, outputs: int, select_projection_sql: dict[int, str]) -> None:
+        """The query's own output columns (keys and measures, in order), then the cell's row count."""
+        for i in range(outputs):
+            if i in select_projection_sql:
+                self.final.append(f"c.{_q(self.key_of(select_projection_sql[i]))}")
             else:
-                contribution = f"sum(CAST({value} AS DOUBLE))"
-            contrib_parts.append(f"{contribution} AS {_q(names(f'c{m.index}'))}")
-        keys_prefix = (g_cols + ", ") if g else ""
-        ctes.append(
-            f"{pp} AS (SELECT {keys_prefix}{_q(lcol)} AS {pid}, {', '.join(contrib_parts)} FROM {r} "
-            f"WHERE {_q(lcol)} IS NOT NULL GROUP BY {keys_prefix}{_q(lcol)})"
+                self.final.append(f"c.{self.n(f'm{i}')}")
+        self.final.append(f"c.{self.n('rows')}")
+        self.position = outputs + 1
+
+    def add_lineage(self, j: int, lcol: str) -> LineageStats:
+        """Per patient of lineage ``j``: their contribution to each measure (pp), then per cell the patient count,
+        digest, and each measure's contributors, total and largest contributions (st)."""
+        pp, st, pid = self.n(f"pp{j}"), self.n(f"st{j}"), self.n("pid")
+        contrib_parts = []
+        for m in self.measures:
+            value = _q(self.v[m.index])
+            contribution = f"count({value})" if m.function == "COUNT" else f"sum(CAST({value} AS DOUBLE))"
+            contrib_parts.append(f"{contribution} AS {self.n(f'c{m.index}')}")
+        self.ctes.append(
+            f"{pp} AS (SELECT {self.keys_prefix}{_q(lcol)} AS {pid}, {', '.join(contrib_parts)} FROM {self.r} "
+            f"WHERE {_q(lcol)} IS NOT NULL GROUP BY {self.keys_prefix}{_q(lcol)})"
         )
-        stat_parts = [f"count(*) AS {_q(names('pat'))}",
-                      f"bit_xor(hash({pid}, {salt_sql})) AS {_q(names('dig'))}"]
+        stat_parts = [f"count(*) AS {self.n('pat')}", f"bit_xor(hash({pid}, {self.salt_sql})) AS {self.n('dig')}"]
         measure_positions: dict[int, MeasureStats] = {}
         offset = 2
-        for m in measures:
-            c = _q(names(f"c{m.index}"))
+        for m in self.measures:
+            c = self.n(f"c{m.index}")
             stat_parts += [
-                f"count(*) FILTER (WHERE {c} <> 0) AS {_q(names(f'nz{m.index}'))}",
-                f"coalesce(sum(abs({c})), 0) AS {_q(names(f'tot{m.index}'))}",
-                f"max(abs({c}), {TOP_CONTRIBUTIONS}) AS {_q(names(f'top{m.index}'))}",
+                f"count(*) FILTER (WHERE {c} <> 0) AS {self.n(f'nz{m.index}')}",
+                f"coalesce(sum(abs({c})), 0) AS {self.n(f'tot{m.index}')}",
+                f"max(abs({c}), {TOP_CONTRIBUTIONS}) AS {self.n(f'top{m.index}')}",
             ]
             measure_positions[m.index] = MeasureStats(offset, offset + 1, offset + 2)
             offset += 3
-        ctes.append(f"{st} AS (SELECT {keys_prefix}{', '.join(stat_parts)} FROM {pp}{group_by})")
-        final += [f"{st}.{_q(names('pat'))}", f"{st}.{_q(names('dig'))}"]
-        for m in measures:
-            final += [f"{st}.{_q(names(f'nz{m.index}'))}", f"{st}.{_q(names(f'tot{m.index}'))}",
-                      f"{st}.{_q(names(f'top{m.index}'))}"]
-        joins.append(f"LEFT JOIN {st} ON {on(st)}")
+        self.ctes.append(f"{st} AS (SELECT {self.keys_prefix}{', '.join(stat_parts)} FROM {pp}{self.group_by})")
+        self.final += [f"{st}.{self.n('pat')}", f"{st}.{self.n('dig')}"]
+        for m in self.measures:
+            self.final += [f"{st}.{self.n(f'nz{m.index}')}", f"{st}.{self.n(f'tot{m.index}')}",
+                           f"{st}.{self.n(f'top{m.index}')}"]
+        self.joins.append(f"LEFT JOIN {st} ON {self.on(st)}")
+        position = self.position
         stats = {k: MeasureStats(position + p.contributors, position + p.total, position + p.largest)
                  for k, p in measure_positions.items()}
-        lineage_patients, lineage_digest = position, position + 1
-        position += offset
-        for m in measures:
-            if not m.distinct:
-                continue
-            pv, dv = _q(names(f"pv{j}_{m.index}")), _q(names(f"dv{j}_{m.index}"))
-            value, n = _q(v[m.index]), _q(names("n"))
-            ctes.append(
-                f"{pv} AS (SELECT {keys_prefix}{value}, count(DISTINCT {_q(lcol)}) AS {n} FROM {r} "
-                f"WHERE {value} IS NOT NULL AND {_q(lcol)} IS NOT NULL GROUP BY {keys_prefix}{value})"
-            )
-            ctes.append(f"{dv} AS (SELECT {keys_prefix}min({n}) AS {_q(names('mn'))}, max({n}) AS {_q(names('mx'))} "
-                        f"FROM {pv}{group_by})")
-            final += [f"{dv}.{_q(names('mn'))}", f"{dv}.{_q(names('mx'))}"]
-            joins.append(f"LEFT JOIN {dv} ON {on(dv)}")
-            base = stats[m.index]
-            stats[m.index] = MeasureStats(base.contributors, base.total, base.largest, position, position + 1)
-            position += 2
-        lineage_stats.append(LineageStats(lineage_patients, lineage_digest, stats))
+        self.position += offset
+        for m in self.measures:
+            if m.distinct:
+                stats[m.index] = self._add_distinct_spread(j, lcol, m, stats[m.index])
+        return LineageStats(position, position + 1, stats)
 
-    pop, popstats = _q(names("pop")), _q(names("popstats"))
-    pid = _q(names("pid"))
-    union = " UNION ".join(f"SELECT {_q(x)} AS {pid} FROM {r}" for x in lin)
-    ctes.append(f"{pop} AS (SELECT {pid} FROM ({union}) WHERE {pid} IS NOT NULL)")
-    per_lineage = ", ".join(f"(SELECT count(DISTINCT {_q(x)}) FROM {r}) AS {_q(names(f'lp{j}'))}"
-                            for j, x in enumerate(lin))
-    ctes.append(
-        f"{popstats} AS (SELECT (SELECT count(*) FROM {pop}) AS {_q(names('pn'))}, "
-        f"(SELECT count(*) FROM {r}) AS {_q(names('pr'))}, "
-        f"(SELECT bit_xor(hash({pid}, {salt_sql})) FROM {pop}) AS {_q(names('pd'))}, "
-        f"(SELECT min(hash({pid}, {salt_sql}), {SKETCH_SIZE}) FROM {pop}) AS {_q(names('ps'))}, {per_lineage})"
-    )
-    population_index = position
-    final += [f"{popstats}.{_q(names(x))}" for x in ("pn", "pr", "pd", "ps")]
-    final += [f"{popstats}.{_q(names(f'lp{j}'))}" for j in range(len(lin))]
+    def _add_distinct_spread(self, j: int, lcol: str, m: Measure, base: MeasureStats) -> MeasureStats:
+        """COUNT(DISTINCT v): per cell, the fewest and most patients behind one distinct value."""
+        pv, dv = self.n(f"pv{j}_{m.index}"), self.n(f"dv{j}_{m.index}")
+        value, n = _q(self.v[m.index]), self.n("n")
+        self.ctes.append(
+            f"{pv} AS (SELECT {self.keys_prefix}{value}, count(DISTINCT {_q(lcol)}) AS {n} FROM {self.r} "
+            f"WHERE {value} IS NOT NULL AND {_q(lcol)} IS NOT NULL GROUP BY {self.keys_prefix}{value})"
+        )
+        self.ctes.append(f"{dv} AS (SELECT {self.keys_prefix}min({n}) AS {self.n('mn')}, max({n}) AS {self.n('mx')} "
+                         f"FROM {pv}{self.group_by})")
+        self.final += [f"{dv}.{self.n('mn')}", f"{dv}.{self.n('mx')}"]
+        self.joins.append(f"LEFT JOIN {dv} ON {self.on(dv)}")
+        stats = MeasureStats(base.contributors, base.total, base.largest, self.position, self.position + 1)
+        self.position += 2
+        return stats
 
-    order_sql = ""
-    if order is not None:
+    def add_population(self) -> int:
+        """The patients behind the whole result (count, rows, digest, sketch, per lineage); their first column."""
+        pop, popstats, pid = self.n("pop"), self.n("popstats"), self.n("pid")
+        union = " UNION ".join(f"SELECT {_q(x)} AS {pid} FROM {self.r}" for x in self.lin)
+        self.ctes.append(f"{pop} AS (SELECT {pid} FROM ({union}) WHERE {pid} IS NOT NULL)")
+        per_lineage = ", ".join(f"(SELECT count(DISTINCT {_q(x)}) FROM {self.r}) AS {self.n(f'lp{j}')}"
+                                for j, x in enumerate(self.lin))
+        salt = self.salt_sql
+        self.ctes.append(
+            f"{popstats} AS (SELECT (SELECT count(*) FROM {pop}) AS {self.n('pn')}, "
+            f"(SELECT count(*) FROM {self.r}) AS {self.n('pr')}, "
+            f"(SELECT bit_xor(hash({pid}, {salt})) FROM {pop}) AS {self.n('pd')}, "
+            f"(SELECT min(hash({pid}, {salt}), {SKETCH_SIZE}) FROM {pop}) AS {self.n('ps')}, {per_lineage})"
+        )
+        self.final += [f"{popstats}.{self.n(x)}" for x in ("pn", "pr", "pd", "ps")]
+        self.final += [f"{popstats}.{self.n(f'lp{j}')}" for j in range(len(self.lin))]
+        return self.position
+
+    def order_by(self, order: Any, output_columns: tuple[str, ...], select_projection_sql: dict[int, str]) -> str:
+        if order is None:
+            return ""
         names_out = list(output_columns)
         items = []
         for ordered in order.expressions:
             target = ordered.this
             if isinstance(target, exp.Column) and not target.table and target.name in names_out:
-                column = key_of(names_out.index(target.name))
+                column = self.key_of(select_projection_sql[names_out.index(target.name)])
             else:
-                column = g[group_sql.index(target.sql(dialect=DIALECT))]
+                column = self.key_of(target.sql(dialect=DIALECT))
             direction = " DESC" if ordered.args.get("desc") else " ASC"
             nulls = " NULLS FIRST" if ordered.args.get("nulls_first") else " NULLS LAST"
             items.append(f"c.{_q(column)}{direction}{nulls}")
-        order_sql = " ORDER BY " + ", ".join(items)
+        return " ORDER BY " + ", ".join(items)
 
-    sql = (
-        "WITH " + ", ".join(ctes) + " SELECT " + ", ".join(final) + f" FROM {_q(names('cells'))} AS c "
-        + " ".join(joins) + f" CROSS JOIN {popstats}" + order_sql
-    )
-    fingerprint = hashlib.sha256(
-        "\x1f".join([*sorted(guarded.datasets), "|", *sorted(group_sql)]).encode("utf-8")
-    ).hexdigest()
-    return AggregatePlan(
-        sql=sql,
-        output_columns=output_columns,
-        key_indices=tuple(key_indices),
-        measures=tuple(measures),
-        grouping_fingerprint=fingerprint,
-        rows_index=rows_index,
-        lineages=tuple(lineage_stats),
-        population_index=population_index,
-    )
+    def assemble(self, order_sql: str) -> str:
+        return ("WITH " + ", ".join(self.ctes) + " SELECT " + ", ".join(self.final) + f" FROM {self.n('cells')} AS c "
+                + " ".join(self.joins) + f" CROSS JOIN {self.n('popstats')}" + order_sql)
