@@ -33,13 +33,19 @@ class RecordingMirror:
 
     held: set[tuple[str, str, str]] = field(default_factory=set)
     failing: bool = False
+    refusing: set[str] = field(default_factory=set)  # usernames the identity provider refuses (no account)
+    calls: int = 0
 
     def grant(self, grant_id: str, dataset: str, username: str) -> None:
+        self.calls += 1
         if self.failing:
             raise ConnectionError("identity provider unreachable")
+        if username in self.refusing:
+            raise LookupError("no such account")
         self.held.add((grant_id, dataset, username))
 
     def revoke(self, grant_id: str, dataset: str, username: str) -> None:
+        self.calls += 1
         if self.failing:
             raise ConnectionError("identity provider unreachable")
         self.held.discard((grant_id, dataset, username))

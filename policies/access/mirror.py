@@ -5,7 +5,8 @@ dataset) is told afterwards, so no network call happens while the catalog's writ
 outage never blocks a decision. Each decision writes its changes for the identity provider into an outbox
 (`governance.grant_mirror_outbox`) in the same transaction; `GrantMirroring.deliver` sends them after the commit
 and deletes each one once the identity provider acknowledged it. A change that fails stays queued and is retried
-by the next delivery (every decision and the catalog's periodic sweep deliver), in order per grant and dataset.
+by the next delivery (every decision and the catalog's periodic sweep deliver); fresh changes go first, and one
+delivery stops after `MAX_FAILURES_PER_DELIVERY` failures.
 `reconcile` then compares the identity provider with the live grants and removes anything else (a grant that
 expired, a change made outside the catalog).
 
@@ -30,6 +31,9 @@ from policies.identity.grant_mirror import GrantMirror
 log = logging.getLogger(__name__)
 
 GRANT, REVOKE = "grant", "revoke"
+# Failures after which one delivery gives up (the next one retries): a Keycloak that does not answer costs a
+# decision at most this many client timeouts, never one per queued change.
+MAX_FAILURES_PER_DELIVERY = 3
 
 
 @dataclass(frozen=True)
@@ -82,17 +86,15 @@ class GrantMirroring:
         return total
 
     def _drain(self) -> tuple[int, int]:
-        delivered = 0
-        blocked: set[tuple[str, str]] = set()  # keep the order of changes per (grant, dataset)
+        delivered = failures = 0
         changes = self.pending()
         for change in changes:
-            key = (change.grant_id, change.dataset)
-            if key in blocked:
-                continue
             if self._send(change):
                 delivered += 1
             else:
-                blocked.add(key)
+                failures += 1
+                if failures >= MAX_FAILURES_PER_DELIVERY:
+                    break
         return delivered, len(changes) - delivered
 
     def _send(self, change: MirrorChange) -> bool:

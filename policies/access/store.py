@@ -198,8 +198,10 @@ def enqueue_mirror(cur: Cursor, grant: Grant, action: str, now: datetime) -> Non
 
 
 def pending_mirror(cur: Cursor) -> list[MirrorChange]:
+    """Fresh changes first: one the identity provider keeps refusing must not hold back the others. (Each grant
+    and dataset has at most one change queued — a revocation cancels its grant's — so the order is free.)"""
     rows = cur.execute("SELECT seq, grant_id, dataset, username, action, attempts "
-                       "FROM governance.grant_mirror_outbox ORDER BY seq").fetchall()
+                       "FROM governance.grant_mirror_outbox ORDER BY attempts, seq").fetchall()
     return [MirrorChange(int(seq), g, d, u, a, int(n)) for seq, g, d, u, a, n in rows]
 
 

@@ -246,6 +246,30 @@ def test_given_revocation_before_the_approval_reached_the_identity_provider_then
     assert mirror.held == set() and service.mirroring.pending() == []
 
 
+def test_given_a_change_the_identity_provider_keeps_refusing_then_it_holds_back_no_other(
+        service: AccessService, mirror: RecordingMirror) -> None:
+    mirror.refusing = {"bob"}
+    stuck = service.approve(_submit(service, BOB), ADA)
+    for _ in range(4):
+        service.deliver_mirror()  # bob's change fails again and again...
+    later = service.approve(_submit(service), ADA)  # ...and alice's, queued after it, still goes through
+    assert mirror.held == {(later.id, "admissions", "alice")}
+    assert [(c.grant_id, c.attempts) for c in service.mirroring.pending()] == [(stuck.id, 6)]  # 1 + 4 + 1 tries
+
+
+def test_given_an_unreachable_identity_provider_then_one_delivery_gives_up_after_three_failures(
+        service: AccessService, mirror: RecordingMirror) -> None:
+    mirror.failing = True
+    for _ in range(5):
+        service.approve(_submit(service), ADA)
+    assert len(service.mirroring.pending()) == 5
+    before = mirror.calls
+    assert service.deliver_mirror().pending == 5
+    assert mirror.calls - before == 3  # not one call per queued change
+    mirror.failing = False
+    assert service.deliver_mirror().delivered == 5 and len(mirror.held) == 5
+
+
 def test_given_a_grant_held_outside_the_catalog_then_reconciling_removes_it_and_keeps_live_ones(
         service: AccessService, mirror: RecordingMirror, clock: Clock) -> None:
     live = service.approve(_submit(service), ADA)
