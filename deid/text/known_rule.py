@@ -194,19 +194,31 @@ class KnownRule:
     def find(self, text: str) -> Iterable[Hit]:
         ascii_text = text.isascii()
         low = text.lower() if ascii_text else ""
-        digits = "".join(c for c in text if "0" <= c <= "9")
-        alnum = "".join(c for c in low if c.isalnum()) if ascii_text else ""
+        digits: str | None = None  # derived on the first needle that needs them
+        alnum: str | None = None
         for etype, pattern, needle in self._patterns:
             if needle is not None:
                 kind, lit = needle
                 if kind == "digits":
+                    if digits is None:
+                        digits = _NOT_ASCII_DIGIT.sub("", text)
                     if lit not in digits:
                         continue
-                elif ascii_text and lit not in (alnum if kind == "alnum" else low):
-                    continue
+                elif ascii_text:
+                    if kind == "alnum":
+                        if alnum is None:
+                            alnum = _NOT_ASCII_ALNUM.sub("", low)
+                        if lit not in alnum:
+                            continue
+                    elif lit not in low:
+                        continue
             for m in _compiled(pattern).finditer(text):
                 if m.end() > m.start():
                     yield Hit(m.start(), m.end(), etype, 1.0)
+
+
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]+")
+_NOT_ASCII_ALNUM = re.compile(r"[^a-z0-9]+")  # on lower-cased ASCII text: what str.isalnum keeps there
 
 
 @lru_cache(maxsize=8192)
