@@ -106,7 +106,8 @@ def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMet
             "status": "ok",
             "datasets": len(services.store.dataset_ids()),
             "loader": None if stats is None else {"loaded": stats.loaded, "rejected": stats.rejected,
-                                                  "duplicates": stats.duplicates, "lag": stats.lag()},
+                                                  "duplicates": stats.duplicates, "lag": stats.lag(),
+                                                  "lag_known": stats.loop.caught_up_known()},
         }
 
     @app.get("/metrics", tags=["operations"])
