@@ -203,3 +203,23 @@ def test_given_a_planted_cache_leak_then_the_record_check_above_catches_it(
     processor.process("hds.raw.st-luke.adt", b"leak-a", _adt("LA1", "5550011", "JONES", "ALMA"), headers())
     b = processor.process("hds.raw.st-luke.adt", b"leak-b", _adt("LB1", "5550012", "PARKINSON", "EDITH"), headers())
     assert "parkinson" in b.value.decode().lower()
+
+
+def _lab_row(mrn: str, name: str) -> bytes:
+    return json.dumps({
+        "mrn": mrn, "patient_name": name, "birth_date": "1952-06-07", "sex": "F", "phone": "217-555-0143",
+        "address": "742 Evergreen Terrace, Springfield", "zip": "62704", "specimen_id": f"S{mrn}",
+        "collected_at": "2025-03-14T08:30:00", "test_code": "2345-7", "test_name": "Parkinson disease panel",
+        "value": "5.4", "unit": "mmol/L", "reference_range": "3.9-5.6", "flag": "N", "comment": "",
+    }).encode()
+
+
+def test_given_a_csv_test_name_that_names_only_the_second_rows_patient_then_only_that_row_loses_it(
+    processor: Processor,
+) -> None:
+    a = processor.process("hds.raw.st-luke.lab", b"lab-a", _lab_row("6660001", "Jones, Alma"), {})
+    b = processor.process("hds.raw.st-luke.lab", b"lab-b", _lab_row("6660002", "Parkinson, Edith"), {})
+    assert not (a.dead_letter or b.dead_letter), (a.reason, b.reason)
+    assert json.loads(a.value)["payload"]["test_name"] == "Parkinson disease panel"
+    assert "parkinson" not in b.value.decode().lower()
+    assert "panel" in json.loads(b.value)["payload"]["test_name"]
