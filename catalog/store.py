@@ -12,14 +12,19 @@ import json
 import logging
 import re
 import threading
-from collections import defaultdict
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from policies.topics import dataset_of
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,57 @@ class LoadedRecord:
     topic: str
     partition: int
     offset: int
+
+
+# The envelope's top-level fields, each kept as JSON by one parse (from_json); validated below.
+ENVELOPE_FIELDS = ("record_id", "dataset", "hospital", "feed", "patient_pseudonym", "format", "profile", "key_id",
+                   "columns", "column_types", "payload")
+_ENVELOPE = json.dumps({k: "JSON" for k in ENVELOPE_FIELDS})
+
+
+def _text(field: str) -> str:
+    """A field as text: a JSON string unquoted, anything else as its JSON text (NULL when absent or null)."""
+    return f"CASE WHEN json_type(j.{field}) = 'VARCHAR' THEN j.{field} ->> '$' ELSE j.{field}::VARCHAR END"
+
+
+# Set-wise validation, the same rules as `catalog.loader.validate_envelope` (a test holds them together): a JSON
+# object whose `dataset` names its topic's dataset, a non-empty string `record_id`, `columns`/`column_types`
+# objects when present, and hospital/feed/patient_pseudonym strings when present. Anything else is rejected.
+_PARSE_SQL = f"""
+SELECT idx, topic, "partition", "offset", ds,
+       coalesce(is_object
+                AND json_type(j.dataset) = 'VARCHAR' AND (j.dataset ->> '$') = ds
+                AND json_type(j.record_id) = 'VARCHAR' AND (j.record_id ->> '$') <> ''
+                AND coalesce(json_type(j.columns), 'OBJECT') = 'OBJECT'
+                AND coalesce(json_type(j.column_types), 'OBJECT') = 'OBJECT'
+                AND coalesce(json_type(j.hospital), 'VARCHAR') = 'VARCHAR'
+                AND coalesce(json_type(j.feed), 'VARCHAR') = 'VARCHAR'
+                AND coalesce(json_type(j.patient_pseudonym), 'VARCHAR') = 'VARCHAR', false) AS valid,
+       j.record_id ->> '$' AS record_id, j.hospital ->> '$' AS hospital, j.feed ->> '$' AS feed,
+       j.patient_pseudonym ->> '$' AS patient_pseudonym,
+       {_text("format")} AS format, {_text("profile")} AS profile, {_text("key_id")} AS key_id,
+       j.columns AS columns, j.column_types AS column_types,
+       coalesce({_text("payload")}, 'null') AS payload
+FROM (SELECT *, from_json(CASE WHEN is_object THEN v ELSE '{{}}' END, '{_ENVELOPE}') AS j
+      FROM (SELECT *, coalesce(try(json_type(v)) = 'OBJECT', false) AS is_object FROM hds_raw_slice))
+"""
+
+
+@dataclass(frozen=True)
+class ParsedSlice:
+    """A slice decoded and validated in DuckDB: the valid records (Arrow, columns of `_PARSE_SQL`), the positions
+    of rejected ones, and the next offset of every partition in the slice."""
+
+    valid: pa.Table
+    rejected: list[tuple[str, int, int]]
+    next_offsets: dict[tuple[str, int], int]
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    inserted: int  # rows new to the catalog
+    record_ids: list[str]  # every valid record of the slice (new or already held)
+    rejected: list[tuple[str, int, int]]  # (topic, partition, offset) of messages that are not envelopes
 
 
 class CatalogStore:
@@ -115,26 +171,72 @@ class CatalogStore:
         return {(t, p): o for t, p, o in rows}
 
     def apply_batch(self, records: list[LoadedRecord], skipped: dict[tuple[str, int], int] | None = None) -> int:
-        """Insert the records and advance the offsets in one transaction. Returns rows newly inserted.
-
-        `skipped` holds next offsets of messages consumed but not loaded (rejected envelopes), so they are not
-        consumed again."""
-        offsets: dict[tuple[str, int], int] = dict(skipped or {})
-        if not records and not offsets:
-            return 0
-        by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        """Insert envelopes given as dicts (in-process callers) and advance the offsets in one transaction.
+        Returns rows newly inserted. Any record that is not a valid envelope for its topic fails the whole batch
+        (StoreError, nothing written). `skipped` holds next offsets of messages consumed but not loaded."""
+        values = []
         for r in records:
-            key = (r.topic, r.partition)
-            offsets[key] = max(offsets.get(key, 0), r.offset + 1)
-            by_dataset[r.envelope["dataset"]].append(r.envelope)
+            try:
+                values.append(json.dumps(r.envelope, ensure_ascii=False, default=str).encode())
+            except (TypeError, ValueError):
+                values.append(b"")
+        parsed = self.parse([(r.topic, r.partition, r.offset, v) for r, v in zip(records, values)])
+        if parsed.rejected:
+            t, p, o = parsed.rejected[0]
+            raise StoreError(f"not a valid envelope for its topic: {t}[{p}]@{o} ({len(parsed.rejected)} in the batch)")
+        offsets = dict(skipped or {})
+        for (t, p), o in parsed.next_offsets.items():
+            offsets[(t, p)] = max(offsets.get((t, p), 0), o)
+        return self.write(parsed, offsets).inserted
+
+    def apply_messages(self, messages: Sequence[Any]) -> SliceResult:
+        """The loader's slice: Kafka records (`.topic`, `.partition`, `.offset`, `.value` bytes) validated and
+        loaded set-wise, rows and the next offsets of every message (rejected ones included) in one
+        transaction."""
+        parsed = self.parse([(m.topic, m.partition, m.offset, m.value) for m in messages])
+        return self.write(parsed, parsed.next_offsets)
+
+    def parse(self, messages: Sequence[tuple[str, int, int, bytes | None]]) -> ParsedSlice:
+        """Decode and validate a slice of envelopes in DuckDB (one JSON parse per record, no Python per-row work
+        beyond collecting the bytes). Runs on its own cursor, outside the write lock."""
+        raw = _raw_table(messages)
+        cur = self.cursor()
+        try:
+            cur.register("hds_raw_slice", raw)
+            parsed = cur.sql(_PARSE_SQL).to_arrow_table()
+        finally:
+            cur.close()
+        valid = parsed.filter(parsed.column("valid"))
+        bad = parsed.filter(pc.invert(parsed.column("valid")))
+        rejected = list(zip(bad.column("topic").to_pylist(), bad.column("partition").to_pylist(),
+                            bad.column("offset").to_pylist()))
+        offsets: dict[tuple[str, int], int] = {}
+        for t, p, o, _ in messages:
+            key = (t, p)
+            if o + 1 > offsets.get(key, 0):
+                offsets[key] = o + 1
+        return ParsedSlice(valid, rejected, offsets)
+
+    def write(self, parsed: ParsedSlice, offsets: dict[tuple[str, int], int]) -> SliceResult:
+        """Rows of a parsed slice and the offsets in ONE transaction; duplicate record ids (already held, or twice
+        in the slice) are ignored by the primary key (INSERT OR IGNORE)."""
+        table = parsed.valid
+        record_ids = table.column("record_id").to_pylist()
+        if not record_ids and not offsets:
+            return SliceResult(0, [], parsed.rejected)
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         inserted = 0
+        datasets = sorted(set(table.column("ds").to_pylist()))
         with self.write_lock:
             cur = self.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
-                for dataset, envs in by_dataset.items():
-                    inserted += self._insert(cur, dataset, envs, now)
+                if datasets:
+                    cur.register("hds_slice", table)
+                for dataset in datasets:
+                    inserted += self._insert(cur, dataset, now)
+                if datasets:
+                    cur.unregister("hds_slice")
                 cur.executemany(
                     f"""INSERT INTO {INTERNAL}.offsets VALUES (?, ?, ?, ?)
                         ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset,
@@ -146,7 +248,9 @@ class CatalogStore:
                 cur.execute("ROLLBACK")
                 self._columns.clear()  # DDL may have been rolled back too
                 raise
-        return inserted
+            finally:
+                cur.close()
+        return SliceResult(inserted, record_ids, parsed.rejected)
 
     def _table_columns(self, cur: duckdb.DuckDBPyConnection, dataset: str) -> dict[str, str]:
         cols = self._columns.get(dataset)
@@ -158,7 +262,9 @@ class CatalogStore:
             self._columns[dataset] = cols
         return cols
 
-    def _insert(self, cur: duckdb.DuckDBPyConnection, dataset: str, envs: list[dict[str, Any]], now: datetime) -> int:
+    def _insert(self, cur: duckdb.DuckDBPyConnection, dataset: str, now: datetime) -> int:
+        """One dataset's rows of the registered slice `hds_slice`: new columns added (type from the first
+        record naming them), then one INSERT OR IGNORE ... SELECT that converts every column in SQL."""
         table = q(dataset)
         cols = self._table_columns(cur, dataset)
         if not cols:
@@ -166,60 +272,43 @@ class CatalogStore:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
             cols.update({n: t.split()[0] for n, t in BASE_COLUMNS + TAIL_COLUMNS})
         before = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        known: dict[tuple[str, ...], tuple[str, ...]] = {}  # an envelope's column names -> the ones loaded
-        for env in envs:
-            given = tuple(env.get("columns") or ())
-            names = known.get(given)
-            if names is None:
-                types = env.get("column_types") or {}
-                for name in given:
-                    if name in RESERVED or not _IDENT.match(name) or name in cols:
-                        continue
-                    t = str(types.get(name, "VARCHAR")).upper()
-                    t = t if t in ALLOWED_TYPES else "VARCHAR"
-                    cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {q(name)} {t}")
-                    cols[name] = t
-                names = known[given] = tuple(n for n in given if n in cols and n not in RESERVED)
-            groups[names].append(env)
-        for names, group in groups.items():
-            self._append(cur, table, cols, names, group, now)
+        keys = cur.execute(
+            "SELECT k, min(idx) FROM (SELECT idx, unnest(json_keys(columns)) AS k FROM hds_slice "
+            "WHERE ds = ? AND columns IS NOT NULL) GROUP BY k ORDER BY min(idx), k", [dataset]).fetchall()
+        names: list[str] = []
+        for name, first in keys:
+            if name in RESERVED or not _IDENT.match(name):
+                continue
+            if name not in cols:
+                row = cur.execute("SELECT json_extract_string(column_types, ?) FROM hds_slice WHERE idx = ?",
+                                  [f'$."{name}"', first]).fetchone()
+                t = str(row[0] if row and row[0] is not None else "VARCHAR").upper()
+                t = t if t in ALLOWED_TYPES else "VARCHAR"
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {q(name)} {t}")
+                cols[name] = t
+            names.append(name)
+        targets = ["record_id", "hospital", "feed", "patient_pseudonym", "loaded_at", "payload", *names]
+        select = ["record_id", "hospital", "feed", "patient_pseudonym", "?::TIMESTAMP", "payload",
+                  *(_sql_convert(f"c.{q(n)}", cols[n]) for n in names)]
+        struct = json.dumps({n: "VARCHAR" for n in names})
+        source = (f"(SELECT *, from_json(columns, '{struct}') AS c FROM hds_slice WHERE ds = ? ORDER BY idx)"
+                  if names else "(SELECT * FROM hds_slice WHERE ds = ? ORDER BY idx)")
+        cur.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(q(n) for n in targets)}) "
+                    f"SELECT {', '.join(select)} FROM {source}", [now, dataset])
         after = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        self._touch_dataset(cur, dataset, envs, now)
+        self._touch_dataset(cur, dataset, now)
         return int(after - before)
 
-    @staticmethod
-    def _append(cur: duckdb.DuckDBPyConnection, table: str, cols: dict[str, str], names: tuple[str, ...],
-                group: list[dict[str, Any]], now: datetime) -> None:
-        """One Arrow table per group of records with the same columns, appended with one INSERT ... SELECT
-        (row-by-row or multi-row VALUES statements are 50-100x slower). Duplicate record ids are ignored."""
-        base = {
-            "record_id": [e["record_id"] for e in group],
-            "hospital": [e.get("hospital") for e in group],
-            "feed": [e.get("feed") for e in group],
-            "patient_pseudonym": [e.get("patient_pseudonym") for e in group],
-            "loaded_at": [now] * len(group),
-            "payload": [p if isinstance(p := e.get("payload"), str) else json.dumps(p, ensure_ascii=False)
-                        for e in group],
-        }
-        arrays = {n: pa.array(v, type=_ARROW["TIMESTAMP" if n == "loaded_at" else "VARCHAR"]) for n, v in base.items()}
-        for n in names:
-            arrays[n] = pa.array([_convert(e["columns"].get(n), cols[n]) for e in group], type=_ARROW[cols[n]])
-        batch = pa.table(arrays)  # noqa: F841 - read by DuckDB's replacement scan below
-        all_names = ", ".join(q(n) for n in arrays)
-        cur.register("hds_arrow_batch", batch)
-        try:
-            cur.execute(f"INSERT OR IGNORE INTO {table} ({all_names}) SELECT {all_names} FROM hds_arrow_batch")
-        finally:
-            cur.unregister("hds_arrow_batch")
-
-    def _touch_dataset(self, cur: duckdb.DuckDBPyConnection, dataset: str, envs: list[dict[str, Any]], now: datetime) -> None:
+    def _touch_dataset(self, cur: duckdb.DuckDBPyConnection, dataset: str, now: datetime) -> None:
         row = cur.execute(f"SELECT profiles, key_ids FROM {INTERNAL}.datasets WHERE id=?", [dataset]).fetchone()
         profiles = set(json.loads(row[0])) if row else set()
         key_ids = set(json.loads(row[1])) if row else set()
-        profiles.update(str(e.get("profile")) for e in envs if e.get("profile"))
-        key_ids.update(str(e.get("key_id")) for e in envs if e.get("key_id"))
-        fmt = envs[0].get("format")
+        seen = cur.execute(
+            "SELECT list(DISTINCT profile) FILTER (WHERE profile <> ''), list(DISTINCT key_id) FILTER (WHERE key_id <> ''), "
+            "arg_min(format, idx) FROM hds_slice WHERE ds = ?", [dataset]).fetchone()
+        profiles.update(seen[0] or [])  # type: ignore[index]
+        key_ids.update(seen[1] or [])  # type: ignore[index]
+        fmt = seen[2]  # type: ignore[index]
         cur.execute(
             f"""INSERT INTO {INTERNAL}.datasets VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET profiles = excluded.profiles, key_ids = excluded.key_ids,
@@ -283,22 +372,55 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
-def _convert(value: Any, duck_type: str) -> Any:
-    if value is None:
-        return None
+def _sql_convert(expr: str, duck_type: str) -> str:
+    """A column value (JSON scalar as text: strings unquoted, numbers and booleans as written, objects and
+    arrays as JSON text) converted to the column's type; values that do not convert load as NULL."""
+    if duck_type == "DATE":
+        return f"TRY_CAST(left({expr}, 10) AS DATE)"
+    if duck_type == "TIMESTAMP":  # an offset is converted to UTC; a naive time is kept as written
+        return (f"CASE WHEN regexp_matches({expr}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$') "
+                f"THEN timezone('UTC', TRY_CAST({expr} AS TIMESTAMPTZ)) ELSE TRY_CAST({expr} AS TIMESTAMP) END")
+    if duck_type in {"BIGINT", "DOUBLE", "BOOLEAN"}:
+        return f"TRY_CAST({expr} AS {duck_type})"
+    return expr
+
+
+def _raw_table(messages: Sequence[tuple[str, int, int, bytes | None]]) -> pa.Table:
+    """The slice as Arrow columns (topic, partition, offset, the topic's dataset, the value as text). Values
+    are concatenated into one buffer (one Arrow string array, no per-value conversion); a value that is not
+    UTF-8 becomes empty (rejected by validation)."""
+    values = [v or b"" for _, _, _, v in messages]
+    topics = [t for t, _, _, _ in messages]
+    datasets = {t: dataset_of(t) for t in set(topics)}
+    text = _string_array(values)
+    if text is None:  # some value is not UTF-8: find it (rare path)
+        clean = []
+        for v in values:
+            try:
+                v.decode("utf-8")
+                clean.append(v)
+            except UnicodeDecodeError:
+                clean.append(b"")
+        text = _string_array(clean)
+    return pa.table({
+        "idx": pa.array(range(len(values)), pa.int64()),
+        "topic": pa.array(topics, pa.string()),
+        "partition": pa.array([p for _, p, _, _ in messages], pa.int32()),
+        "offset": pa.array([o for _, _, o, _ in messages], pa.int64()),
+        "ds": pa.array([datasets[t] for t in topics], pa.string()),
+        "v": text,
+    })
+
+
+def _string_array(values: list[bytes]) -> pa.Array | None:
+    offsets = array("q", [0])
+    offsets.extend(accumulate(map(len, values)))
+    arr = pa.Array.from_buffers(pa.large_string(), len(values),
+                                [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))])
     try:
-        if duck_type == "DATE":
-            return date.fromisoformat(str(value)[:10])
-        if duck_type == "TIMESTAMP":
-            return datetime.fromisoformat(str(value))
-        if duck_type == "BIGINT":
-            return int(value)
-        if duck_type == "DOUBLE":
-            return float(value)
-        if duck_type == "BOOLEAN":
-            return bool(value)
-    except (TypeError, ValueError):
+        arr.validate(full=True)  # UTF-8 checked in C++
+    except pa.ArrowInvalid:
         return None
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    return arr
+
+
