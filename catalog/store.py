@@ -77,11 +77,11 @@ def _text(field: str) -> str:
 
 # Set-wise validation, the same rules as `catalog.loader.validate_envelope` (a test holds them together): a JSON
 # object whose `dataset` names its topic's dataset, a non-empty string `record_id`, `columns`/`column_types`
-# objects when present, and hospital/feed/patient_pseudonym strings when present. Anything else is rejected.
-_PARSE_SQL = f"""
+# objects when present, and hospital/feed/patient_pseudonym strings when present. Anything else is rejected. A
+# value that is JSON but not an object reads as all-NULL fields (no record_id: rejected).
+_PARSE_SELECT = f"""
 SELECT idx, topic, "partition", "offset", ds,
-       coalesce(is_object
-                AND json_type(j.dataset) = 'VARCHAR' AND (j.dataset ->> '$') = ds
+       coalesce(json_type(j.dataset) = 'VARCHAR' AND (j.dataset ->> '$') = ds
                 AND json_type(j.record_id) = 'VARCHAR' AND (j.record_id ->> '$') <> ''
                 AND coalesce(json_type(j.columns), 'OBJECT') = 'OBJECT'
                 AND coalesce(json_type(j.column_types), 'OBJECT') = 'OBJECT'
@@ -93,8 +93,27 @@ SELECT idx, topic, "partition", "offset", ds,
        {_text("format")} AS format, {_text("profile")} AS profile, {_text("key_id")} AS key_id,
        j.columns AS columns, j.column_types AS column_types,
        coalesce({_text("payload")}, 'null') AS payload
-FROM (SELECT *, from_json(CASE WHEN is_object THEN v ELSE '{{}}' END, '{_ENVELOPE}') AS j
-      FROM (SELECT *, coalesce(try(json_type(v)) = 'OBJECT', false) AS is_object FROM hds_raw_slice))
+FROM (SELECT *, from_json({{value}}, '{_ENVELOPE}') AS j FROM hds_raw_slice)
+"""
+# Every value parsed as it is (the common case: a slice of well-formed JSON) ...
+_PARSE_SQL = _PARSE_SELECT.replace("{value}", "v")
+# ... or, when some value is not JSON at all (from_json raises), with such values replaced by an empty object.
+_PARSE_GUARDED_SQL = _PARSE_SELECT.replace("{value}", "CASE WHEN json_valid(v) THEN v ELSE '{}' END")
+
+
+# Each dataset of a slice: its row in the dataset registry, profiles and key ids merged with those held.
+_TOUCH_DATASETS_SQL = f"""
+INSERT INTO {INTERNAL}.datasets
+SELECT ds, arg_min(format, idx),
+       to_json(list_sort(coalesce(list(DISTINCT profile) FILTER (WHERE profile <> ''), []))),
+       to_json(list_sort(coalesce(list(DISTINCT key_id) FILTER (WHERE key_id <> ''), []))), ?::TIMESTAMP, ?::TIMESTAMP
+FROM hds_slice GROUP BY ds
+ON CONFLICT (id) DO UPDATE SET
+    profiles = to_json(list_sort(list_distinct(list_concat(from_json(profiles, '["VARCHAR"]'),
+                                                           from_json(excluded.profiles, '["VARCHAR"]'))))),
+    key_ids = to_json(list_sort(list_distinct(list_concat(from_json(key_ids, '["VARCHAR"]'),
+                                                          from_json(excluded.key_ids, '["VARCHAR"]'))))),
+    last_update = excluded.last_update
 """
 
 
@@ -203,7 +222,10 @@ class CatalogStore:
         cur = self.cursor()
         try:
             cur.register("hds_raw_slice", raw)
-            parsed = cur.sql(_PARSE_SQL).to_arrow_table()
+            try:
+                parsed = cur.sql(_PARSE_SQL).to_arrow_table()
+            except duckdb.InvalidInputException:  # malformed JSON somewhere in the slice
+                parsed = cur.sql(_PARSE_GUARDED_SQL).to_arrow_table()
         finally:
             cur.close()
         valid = parsed.filter(parsed.column("valid"))
@@ -226,23 +248,28 @@ class CatalogStore:
             return SliceResult(0, [], parsed.rejected)
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         inserted = 0
-        datasets = sorted(set(table.column("ds").to_pylist()))
         with self.write_lock:
             cur = self.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
-                if datasets:
+                if record_ids:
                     cur.register("hds_slice", table)
-                for dataset in datasets:
-                    inserted += self._insert(cur, dataset, now)
-                if datasets:
+                    keys: dict[str, list[tuple[str, int]]] = {}
+                    for ds, k, first in cur.execute(
+                            "SELECT ds, k, min(idx) FROM (SELECT ds, idx, unnest(json_keys(columns)) AS k "
+                            "FROM hds_slice WHERE columns IS NOT NULL) GROUP BY ds, k ORDER BY ds, min(idx), k"
+                    ).fetchall():
+                        keys.setdefault(ds, []).append((k, first))
+                    for dataset in sorted(set(table.column("ds").to_pylist())):
+                        inserted += self._insert(cur, dataset, keys.get(dataset, []), now)
+                    cur.execute(_TOUCH_DATASETS_SQL, [now, now])
                     cur.unregister("hds_slice")
-                cur.executemany(
-                    f"""INSERT INTO {INTERNAL}.offsets VALUES (?, ?, ?, ?)
-                        ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset,
-                        updated_at = excluded.updated_at""",
-                    [(t, p, o, now) for (t, p), o in offsets.items()],
-                )
+                if offsets:
+                    cur.execute(
+                        f"""INSERT INTO {INTERNAL}.offsets VALUES {", ".join(["(?, ?, ?, ?)"] * len(offsets))}
+                            ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset,
+                            updated_at = excluded.updated_at""",
+                        [x for (t, p), o in offsets.items() for x in (t, p, o, now)])
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
@@ -262,59 +289,40 @@ class CatalogStore:
             self._columns[dataset] = cols
         return cols
 
-    def _insert(self, cur: duckdb.DuckDBPyConnection, dataset: str, now: datetime) -> int:
+    def _insert(self, cur: duckdb.DuckDBPyConnection, dataset: str, keys: list[tuple[str, int]],
+                now: datetime) -> int:
         """One dataset's rows of the registered slice `hds_slice`: new columns added (type from the first
-        record naming them), then one INSERT OR IGNORE ... SELECT that converts every column in SQL."""
+        record naming them), then one INSERT OR IGNORE ... SELECT that converts every column in SQL. Returns the
+        rows inserted (record ids already held, or twice in the slice, are ignored by the primary key)."""
         table = q(dataset)
         cols = self._table_columns(cur, dataset)
-        if not cols:
-            ddl = ", ".join(f"{q(n)} {t}" for n, t in BASE_COLUMNS + TAIL_COLUMNS)
+        names = [n for n, _ in keys if n not in RESERVED and _IDENT.match(n)]
+        new = {n: first for n, first in keys if n in names and n not in cols}
+        types: dict[str, str] = {}
+        if new:  # the type of a new column: as the first record naming it declares (VARCHAR when unknown)
+            rows = cur.execute(
+                "SELECT k, json_extract_string(column_types, '$.\"' || k || '\"') FROM hds_slice "
+                "JOIN (SELECT unnest(?::VARCHAR[]) AS k, unnest(?::BIGINT[]) AS first) ON idx = first",
+                [list(new), list(new.values())]).fetchall()
+            declared = {k: str(t).upper() for k, t in rows if t is not None}
+            types = {n: declared.get(n) if declared.get(n) in ALLOWED_TYPES else "VARCHAR" for n in new}
+        if not cols:  # a new dataset: its table with every column of this slice in one statement
+            ddl = ", ".join(f"{q(n)} {t}" for n, t in BASE_COLUMNS + list(types.items()) + TAIL_COLUMNS)
             cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
             cols.update({n: t.split()[0] for n, t in BASE_COLUMNS + TAIL_COLUMNS})
-        before = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        keys = cur.execute(
-            "SELECT k, min(idx) FROM (SELECT idx, unnest(json_keys(columns)) AS k FROM hds_slice "
-            "WHERE ds = ? AND columns IS NOT NULL) GROUP BY k ORDER BY min(idx), k", [dataset]).fetchall()
-        names: list[str] = []
-        for name, first in keys:
-            if name in RESERVED or not _IDENT.match(name):
-                continue
-            if name not in cols:
-                row = cur.execute("SELECT json_extract_string(column_types, ?) FROM hds_slice WHERE idx = ?",
-                                  [f'$."{name}"', first]).fetchone()
-                t = str(row[0] if row and row[0] is not None else "VARCHAR").upper()
-                t = t if t in ALLOWED_TYPES else "VARCHAR"
-                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {q(name)} {t}")
-                cols[name] = t
-            names.append(name)
+        else:
+            for n, t in types.items():
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {q(n)} {t}")
+        cols.update(types)
         targets = ["record_id", "hospital", "feed", "patient_pseudonym", "loaded_at", "payload", *names]
         select = ["record_id", "hospital", "feed", "patient_pseudonym", "?::TIMESTAMP", "payload",
                   *(_sql_convert(f"c.{q(n)}", cols[n]) for n in names)]
         struct = json.dumps({n: "VARCHAR" for n in names})
-        source = (f"(SELECT *, from_json(columns, '{struct}') AS c FROM hds_slice WHERE ds = ? ORDER BY idx)"
-                  if names else "(SELECT * FROM hds_slice WHERE ds = ? ORDER BY idx)")
-        cur.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(q(n) for n in targets)}) "
-                    f"SELECT {', '.join(select)} FROM {source}", [now, dataset])
-        after = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        self._touch_dataset(cur, dataset, now)
-        return int(after - before)
-
-    def _touch_dataset(self, cur: duckdb.DuckDBPyConnection, dataset: str, now: datetime) -> None:
-        row = cur.execute(f"SELECT profiles, key_ids FROM {INTERNAL}.datasets WHERE id=?", [dataset]).fetchone()
-        profiles = set(json.loads(row[0])) if row else set()
-        key_ids = set(json.loads(row[1])) if row else set()
-        seen = cur.execute(
-            "SELECT list(DISTINCT profile) FILTER (WHERE profile <> ''), list(DISTINCT key_id) FILTER (WHERE key_id <> ''), "
-            "arg_min(format, idx) FROM hds_slice WHERE ds = ?", [dataset]).fetchone()
-        profiles.update(seen[0] or [])  # type: ignore[index]
-        key_ids.update(seen[1] or [])  # type: ignore[index]
-        fmt = seen[2]  # type: ignore[index]
-        cur.execute(
-            f"""INSERT INTO {INTERNAL}.datasets VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET profiles = excluded.profiles, key_ids = excluded.key_ids,
-                last_update = excluded.last_update""",
-            [dataset, fmt, json.dumps(sorted(profiles)), json.dumps(sorted(key_ids)), now, now],
-        )
+        source = (f"(SELECT *, from_json(columns, '{struct}') AS c FROM hds_slice WHERE ds = ?)"
+                  if names else "(SELECT * FROM hds_slice WHERE ds = ?)")
+        row = cur.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(q(n) for n in targets)}) "
+                          f"SELECT {', '.join(select)} FROM {source}", [now, dataset]).fetchone()
+        return int(row[0]) if row else 0
 
     # -- read side ------------------------------------------------------------------------------------------
     def dataset_ids(self) -> list[str]:
