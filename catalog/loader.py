@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,15 @@ class LoaderStats:
     duplicates: int = 0
     rejected: int = 0
     batches: int = 0
+    running: bool = False  # the consume loop runs (set by Loader.run, cleared when it returns)
     loop: LoopStats = field(default_factory=LoopStats)
+
+    def ready(self) -> bool:
+        """Ready once the loop runs, its consumer has partitions and has polled (like the gateway)."""
+        return self.running and self.loop.assigned and self.loop.polled > 0
+
+    def loop_age_s(self) -> float:
+        return time.monotonic() - self.loop.last_loop
 
     @property
     def high_water(self) -> dict[tuple[str, int], int]:
@@ -102,7 +111,7 @@ class Loader:
         self._loop: ConsumeLoop | None = None
 
     def is_ready(self) -> bool:
-        return self.stats.loop.assigned and self.stats.loop.polled > 0
+        return self.stats.ready()
 
     def run(self, stop: threading.Event) -> LoaderStats:
         if self._topics:
@@ -112,7 +121,12 @@ class Loader:
                                  config=self._loop_config, session_timeout_ms=self._session_timeout_ms,
                                  stats=self.stats.loop, name="loader")
         self.ready.set()
-        self._loop.run(stop)
+        self.stats.loop.last_loop = time.monotonic()
+        self.stats.running = True
+        try:
+            self._loop.run(stop)
+        finally:
+            self.stats.running = False
         return self.stats
 
     def _make_consumer(self) -> Any:
