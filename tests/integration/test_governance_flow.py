@@ -31,6 +31,11 @@ def _client(pipeline: Pipeline, user: str, role: str, **kw: str) -> httpx.Client
     return client
 
 
+def _last_refusal(admin: httpx.Client) -> object:
+    """The audit log's precise cause of the newest refusal (the API gives researchers one uniform reason)."""
+    return admin.get("/api/audit", params={"action": "query.refused", "order": "desc", "limit": 1}).json()["records"]
+
+
 def test_given_the_walkthrough_then_every_step_behaves_as_documented(pipeline: Pipeline) -> None:
     researcher = _client(pipeline, "rita", "researcher")
     admin = _client(pipeline, "adam", "authority-admin")
@@ -54,7 +59,7 @@ def test_given_the_walkthrough_then_every_step_behaves_as_documented(pipeline: P
     # An aggregate with small cells: wards are many, so several cells fall under the threshold.
     r = researcher.post("/api/query", json={
         "grant_id": grant_id, "sql": "SELECT ward, count(*) AS admissions FROM admissions GROUP BY ward"})
-    assert r.status_code == 200, r.text
+    assert r.status_code == 200, (r.text, _last_refusal(admin))
     body = r.json()
     assert body["columns"] == ["ward", "admissions"]
     assert body["suppressed"] > 0
