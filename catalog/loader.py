@@ -114,6 +114,7 @@ class Loader:
         return self.stats.ready()
 
     def run(self, stop: threading.Event) -> LoaderStats:
+        self.store.warm_up()
         if self._topics:
             ensure_topics(self._bootstrap, self._topics, security=self._security)
         self._loop = ConsumeLoop(self._make_consumer, self._handle, pattern=DEID_PATTERN, assignment="static",
