@@ -111,7 +111,8 @@ def _add_operations_routes(app: FastAPI, services: Services, metrics: CatalogMet
         if stats is None:
             return None
         return {"loaded": stats.loaded, "rejected": stats.rejected, "duplicates": stats.duplicates,
-                "lag": stats.lag(), "ready": stats.ready(), "loop_age_s": round(stats.loop_age_s(), 1)}
+                "lag": stats.lag(), "lag_known": stats.loop.caught_up_known(), "ready": stats.ready(),
+                "loop_age_s": round(stats.loop_age_s(), 1)}
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:

@@ -63,6 +63,12 @@ class LoopStats:
     assigned: bool = False
     last_loop: float = field(default_factory=time.monotonic)
 
+    def caught_up_known(self) -> bool:
+        """True once `lag()` means something: the consumer is assigned and a fetch response has reported the
+        high-water mark of its partitions. Before that, lag() is 0 because nothing is known, not because
+        nothing is left."""
+        return self.assigned and bool(self.high_water)
+
     def lag(self) -> int:
         """Records on assigned partitions not handled yet, from the high-water marks of fetch responses
         (ListOffsets is wrong on the embedded broker, so end_offsets() is never used)."""

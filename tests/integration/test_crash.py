@@ -108,7 +108,8 @@ class Run:
             h = httpx.get(f"http://127.0.0.1:{self.env['HDS_API_PORT']}/health", timeout=5).json()
         except httpx.HTTPError:
             return False
-        return bool(h.get("loader")) and h["loader"]["lag"] == 0 and h["loader"]["loaded"] >= 0
+        # lag 0 counts only once the loader has fetched (`lag_known`): a loader that just started knows no lag.
+        return bool(h.get("loader")) and h["loader"]["lag_known"] and h["loader"]["lag"] == 0
 
     def stop_all(self) -> None:
         for p in self.procs:

@@ -3,6 +3,7 @@ aggregate query with suppressed small cells, a forbidden column refused, revocat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -33,7 +34,7 @@ def _client(pipeline: Pipeline, user: str, role: str, **kw: str) -> httpx.Client
 
 def _last_refusal(admin: httpx.Client) -> object:
     """The audit log's precise cause of the newest refusal (the API gives researchers one uniform reason)."""
-    return admin.get("/api/audit", params={"action": "query.refused", "order": "desc", "limit": 1}).json()["records"]
+    return json.dumps(admin.get("/api/audit", params={"action": "query.refused", "order": "desc", "limit": 1}).json()["records"])
 
 
 def test_given_the_walkthrough_then_every_step_behaves_as_documented(pipeline: Pipeline) -> None:
