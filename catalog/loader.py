@@ -54,7 +54,7 @@ def validate_envelope(topic: str, value: bytes | None) -> dict | None:
     """The envelope the gateway writes, or None when it is not one (never loaded; fail closed).
 
     The reference definition, one value at a time; the loader applies the same rules set-wise in DuckDB
-    (`catalog.store._PARSE_SQL`), and tests/catalog/test_loader.py holds the two together."""
+    (`catalog.store._PARSE_SQL`), and tests/catalog/test_store.py holds the two together."""
     if not value:
         return None
     try:
