@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -15,6 +16,12 @@ from catalog.deps import CurrentPrincipal
 from catalog.governance import install
 from catalog.metrics import CatalogMetrics
 from catalog.routes import datasets, docs, feeds, ingest, metadata, portal, query
+
+LOADER_STALL_S = 120.0  # the loader's consume loop has not come round for this long: not alive
+
+
+def _json(status: int, doc: dict[str, Any]) -> Response:
+    return Response(json.dumps(doc), status_code=status, media_type="application/json")
 
 
 def create_app(services: CatalogServices) -> FastAPI:
@@ -59,16 +66,35 @@ def _measure_requests(app: FastAPI, metrics: CatalogMetrics) -> None:
 
 
 def _add_operations_routes(app: FastAPI, services: CatalogServices, metrics: CatalogMetrics) -> None:
+    def loader_doc(stats: Any) -> dict[str, Any] | None:
+        if stats is None:
+            return None
+        return {"loaded": stats.loaded, "rejected": stats.rejected, "duplicates": stats.duplicates,
+                "lag": stats.lag(), "lag_known": stats.loop.caught_up_known(), "ready": stats.ready(),
+                "loop_age_s": round(stats.loop_age_s(), 1)}
+
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:
+        """Counts for people and dashboards (always 200 while the API answers); probes use /health/live and
+        /health/ready."""
+        return {"status": "ok", "datasets": len(services.store.dataset_ids()),
+                "loader": loader_doc(services.loader_stats)}
+
+    @app.get("/health/live", tags=["operations"])
+    def health_live() -> Response:
+        """200 while the API answers and the loader (when Kafka is configured) runs and its consume loop came
+        round within LOADER_STALL_S; 503 otherwise (liveness: restart the process)."""
         stats = services.loader_stats
-        return {
-            "status": "ok",
-            "datasets": len(services.store.dataset_ids()),
-            "loader": None if stats is None else {"loaded": stats.loaded, "rejected": stats.rejected,
-                                                  "duplicates": stats.duplicates, "lag": stats.lag(),
-                                                  "lag_known": stats.loop.caught_up_known()},
-        }
+        alive = stats is None or (stats.running and stats.loop_age_s() < LOADER_STALL_S)
+        return _json(200 if alive else 503, {"status": "ok" if alive else "stalled", "loader": loader_doc(stats)})
+
+    @app.get("/health/ready", tags=["operations"])
+    def health_ready() -> Response:
+        """200 once the catalog file is open and the loader (when Kafka is configured) has partitions and has
+        polled; 503 before (readiness: no traffic until then)."""
+        stats = services.loader_stats
+        ready = stats is None or (stats.ready() and stats.loop_age_s() < LOADER_STALL_S)
+        return _json(200 if ready else 503, {"status": "ready" if ready else "not_ready", "loader": loader_doc(stats)})
 
     @app.get("/metrics", tags=["operations"])
     def prometheus(principal: CurrentPrincipal) -> Response:
@@ -79,4 +105,5 @@ def _add_operations_routes(app: FastAPI, services: CatalogServices, metrics: Cat
             metrics.loader_lag.set(stats.lag())
             metrics.loader_duplicates.set(stats.duplicates)
             metrics.loader_retries.set(stats.loop.retries)
+            metrics.loader_ready.set(1.0 if stats.ready() else 0.0)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")

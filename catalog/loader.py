@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog.store import CatalogStore, LoadedRecord
+from catalog.store import CatalogStore
 from gateway.consume_loop import ConsumeLoop, LoopConfig, LoopStats
 from gateway.kafka_io import ensure_topics, make_consumer
 from policies.topics import DEID_PATTERN, dataset_of
@@ -27,7 +28,15 @@ class LoaderStats:
     duplicates: int = 0
     rejected: int = 0
     batches: int = 0
+    running: bool = False  # the consume loop runs (set by Loader.run, cleared when it returns)
     loop: LoopStats = field(default_factory=LoopStats)
+
+    def ready(self) -> bool:
+        """Ready once the loop runs, its consumer has partitions and has polled (like the gateway)."""
+        return self.running and self.loop.assigned and self.loop.polled > 0
+
+    def loop_age_s(self) -> float:
+        return time.monotonic() - self.loop.last_loop
 
     @property
     def high_water(self) -> dict[tuple[str, int], int]:
@@ -42,7 +51,10 @@ class LoaderStats:
 
 
 def validate_envelope(topic: str, value: bytes | None) -> dict | None:
-    """The envelope the gateway writes, or None when it is not one (never loaded; fail closed)."""
+    """The envelope the gateway writes, or None when it is not one (never loaded; fail closed).
+
+    The reference definition, one value at a time; the loader applies the same rules set-wise in DuckDB
+    (`catalog.store._PARSE_SQL`), and tests/catalog/test_store.py holds the two together."""
     if not value:
         return None
     try:
@@ -56,8 +68,12 @@ def validate_envelope(topic: str, value: bytes | None) -> dict | None:
         return None
     if not isinstance(env.get("record_id"), str) or not env["record_id"]:
         return None
-    if not isinstance(env.get("columns", {}), dict) or not isinstance(env.get("column_types", {}), dict):
-        return None
+    for name in ("columns", "column_types"):
+        if env.get(name) is not None and not isinstance(env[name], dict):
+            return None
+    for name in ("hospital", "feed", "patient_pseudonym"):
+        if env.get(name) is not None and not isinstance(env[name], str):
+            return None
     return env
 
 
@@ -95,9 +111,10 @@ class Loader:
         self._loop: ConsumeLoop | None = None
 
     def is_ready(self) -> bool:
-        return self.stats.loop.assigned and self.stats.loop.polled > 0
+        return self.stats.ready()
 
     def run(self, stop: threading.Event) -> LoaderStats:
+        self.store.warm_up()
         if self._topics:
             ensure_topics(self._bootstrap, self._topics, security=self._security)
         self._loop = ConsumeLoop(self._make_consumer, self._handle, pattern=DEID_PATTERN, assignment="static",
@@ -105,7 +122,12 @@ class Loader:
                                  config=self._loop_config, session_timeout_ms=self._session_timeout_ms,
                                  stats=self.stats.loop, name="loader")
         self.ready.set()
-        self._loop.run(stop)
+        self.stats.loop.last_loop = time.monotonic()
+        self.stats.running = True
+        try:
+            self._loop.run(stop)
+        finally:
+            self.stats.running = False
         return self.stats
 
     def _make_consumer(self) -> Any:
@@ -124,29 +146,23 @@ class Loader:
                 consumer.seek(tp, pos)
 
     def _handle(self, msgs: Sequence[Any], deadline: float, stop: threading.Event) -> int:
-        """One slice: validate every envelope, then rows and offsets in one DuckDB transaction."""
-        records: list[LoadedRecord] = []
-        skipped: dict[tuple[str, int], int] = {}
-        rejected = 0
-        for m in msgs:
-            env = validate_envelope(m.topic, m.value)
-            if env is None:
-                rejected += 1
-                log.warning("rejected a malformed record on %s[%d]@%d", m.topic, m.partition, m.offset)
-                skipped[(m.topic, m.partition)] = m.offset + 1
-                continue
-            records.append(LoadedRecord(env, m.topic, m.partition, m.offset))
-        inserted = self.store.apply_batch(records, skipped)  # raises: the loop retries the slice after a backoff
+        """One slice: decoded, validated and de-duplicated set-wise in DuckDB (`CatalogStore.apply_messages`),
+        rows and offsets in one transaction; the loop commits the group offsets only after it returns."""
+        result = self.store.apply_messages(msgs)  # raises: the loop retries the slice after a backoff
+        for topic, partition, offset in result.rejected:
+            log.warning("rejected a malformed record on %s[%d]@%d", topic, partition, offset)
+        valid = len(result.record_ids)
         self.stats.consumed += len(msgs)
-        self.stats.rejected += rejected
-        self.stats.loaded += inserted
-        self.stats.duplicates += len(records) - inserted
+        self.stats.rejected += len(result.rejected)
+        self.stats.loaded += result.inserted
+        self.stats.duplicates += valid - result.inserted
         self.stats.batches += 1
-        log.debug("loaded %d rows (%d duplicates skipped, %d rejected)", inserted, len(records) - inserted, rejected)
+        log.debug("loaded %d rows (%d duplicates skipped, %d rejected)", result.inserted, valid - result.inserted,
+                  len(result.rejected))
         if self._on_batch:
             self._on_batch(self.stats)
         if self._on_rows:
-            self._on_rows([r.envelope["record_id"] for r in records])
+            self._on_rows(result.record_ids)
         return len(msgs)
 
 

@@ -29,6 +29,8 @@ class CatalogMetrics:
                                     registry=self.registry)
         self.loader_lag = Gauge("hds_loader_lag_messages", "Messages on hds.deid.* not yet loaded",
                                 registry=self.registry)
+        self.loader_ready = Gauge("hds_loader_ready", "1 once the loader's consumer is assigned and has polled",
+                                  registry=self.registry)
 
     def add_dataset_rows(self, source: Callable[[], dict[str, int]]) -> None:
         class _Rows:

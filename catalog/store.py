@@ -12,14 +12,19 @@ import json
 import logging
 import re
 import threading
-from collections import defaultdict
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from policies.topics import dataset_of
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,76 @@ class LoadedRecord:
     topic: str
     partition: int
     offset: int
+
+
+# The envelope's top-level fields, each kept as JSON by one parse (from_json); validated below.
+ENVELOPE_FIELDS = ("record_id", "dataset", "hospital", "feed", "patient_pseudonym", "format", "profile", "key_id",
+                   "columns", "column_types", "payload")
+_ENVELOPE = json.dumps({k: "JSON" for k in ENVELOPE_FIELDS})
+
+
+def _text(field: str) -> str:
+    """A field as text: a JSON string unquoted, anything else as its JSON text (NULL when absent or null)."""
+    return f"CASE WHEN json_type(j.{field}) = 'VARCHAR' THEN j.{field} ->> '$' ELSE j.{field}::VARCHAR END"
+
+
+# Set-wise validation, the same rules as `catalog.loader.validate_envelope` (a test holds them together): a JSON
+# object whose `dataset` names its topic's dataset, a non-empty string `record_id`, `columns`/`column_types`
+# objects when present, and hospital/feed/patient_pseudonym strings when present. Anything else is rejected. A
+# value that is JSON but not an object reads as all-NULL fields (no record_id: rejected).
+_PARSE_SELECT = f"""
+SELECT idx, topic, "partition", "offset", ds,
+       coalesce(json_type(j.dataset) = 'VARCHAR' AND (j.dataset ->> '$') = ds
+                AND json_type(j.record_id) = 'VARCHAR' AND (j.record_id ->> '$') <> ''
+                AND coalesce(json_type(j.columns), 'OBJECT') = 'OBJECT'
+                AND coalesce(json_type(j.column_types), 'OBJECT') = 'OBJECT'
+                AND coalesce(json_type(j.hospital), 'VARCHAR') = 'VARCHAR'
+                AND coalesce(json_type(j.feed), 'VARCHAR') = 'VARCHAR'
+                AND coalesce(json_type(j.patient_pseudonym), 'VARCHAR') = 'VARCHAR', false) AS valid,
+       j.record_id ->> '$' AS record_id, j.hospital ->> '$' AS hospital, j.feed ->> '$' AS feed,
+       j.patient_pseudonym ->> '$' AS patient_pseudonym,
+       {_text("format")} AS format, {_text("profile")} AS profile, {_text("key_id")} AS key_id,
+       j.columns AS columns, j.column_types AS column_types,
+       coalesce({_text("payload")}, 'null') AS payload
+FROM (SELECT *, from_json({{value}}, '{_ENVELOPE}') AS j FROM hds_raw_slice)
+"""
+# Every value parsed as it is (the common case: a slice of well-formed JSON) ...
+_PARSE_SQL = _PARSE_SELECT.replace("{value}", "v")
+# ... or, when some value is not JSON at all (from_json raises), with such values replaced by an empty object.
+_PARSE_GUARDED_SQL = _PARSE_SELECT.replace("{value}", "CASE WHEN json_valid(v) THEN v ELSE '{}' END")
+
+
+# Each dataset of a slice: its row in the dataset registry, profiles and key ids merged with those held.
+_TOUCH_DATASETS_SQL = f"""
+INSERT INTO {INTERNAL}.datasets
+SELECT ds, arg_min(format, idx),
+       to_json(list_sort(coalesce(list(DISTINCT profile) FILTER (WHERE profile <> ''), []))),
+       to_json(list_sort(coalesce(list(DISTINCT key_id) FILTER (WHERE key_id <> ''), []))), ?::TIMESTAMP, ?::TIMESTAMP
+FROM hds_slice GROUP BY ds
+ON CONFLICT (id) DO UPDATE SET
+    profiles = to_json(list_sort(list_distinct(list_concat(from_json(profiles, '["VARCHAR"]'),
+                                                           from_json(excluded.profiles, '["VARCHAR"]'))))),
+    key_ids = to_json(list_sort(list_distinct(list_concat(from_json(key_ids, '["VARCHAR"]'),
+                                                          from_json(excluded.key_ids, '["VARCHAR"]'))))),
+    last_update = excluded.last_update
+"""
+
+
+@dataclass(frozen=True)
+class ParsedSlice:
+    """A slice decoded and validated in DuckDB: the valid records (Arrow, columns of `_PARSE_SQL`), the positions
+    of rejected ones, and the next offset of every partition in the slice."""
+
+    valid: pa.Table
+    rejected: list[tuple[str, int, int]]
+    next_offsets: dict[tuple[str, int], int]
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    inserted: int  # rows new to the catalog
+    record_ids: list[str]  # every valid record of the slice (new or already held)
+    rejected: list[tuple[str, int, int]]  # (topic, partition, offset) of messages that are not envelopes
 
 
 class CatalogStore:
@@ -115,38 +190,100 @@ class CatalogStore:
         return {(t, p): o for t, p, o in rows}
 
     def apply_batch(self, records: list[LoadedRecord], skipped: dict[tuple[str, int], int] | None = None) -> int:
-        """Insert the records and advance the offsets in one transaction. Returns rows newly inserted.
-
-        `skipped` holds next offsets of messages consumed but not loaded (rejected envelopes), so they are not
-        consumed again."""
-        offsets: dict[tuple[str, int], int] = dict(skipped or {})
-        if not records and not offsets:
-            return 0
-        by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        """Insert envelopes given as dicts (in-process callers) and advance the offsets in one transaction.
+        Returns rows newly inserted. Any record that is not a valid envelope for its topic fails the whole batch
+        (StoreError, nothing written). `skipped` holds next offsets of messages consumed but not loaded."""
+        values = []
         for r in records:
-            key = (r.topic, r.partition)
-            offsets[key] = max(offsets.get(key, 0), r.offset + 1)
-            by_dataset[r.envelope["dataset"]].append(r.envelope)
+            try:
+                values.append(json.dumps(r.envelope, ensure_ascii=False, default=str).encode())
+            except (TypeError, ValueError):
+                values.append(b"")
+        parsed = self.parse([(r.topic, r.partition, r.offset, v) for r, v in zip(records, values)])
+        if parsed.rejected:
+            t, p, o = parsed.rejected[0]
+            raise StoreError(f"not a valid envelope for its topic: {t}[{p}]@{o} ({len(parsed.rejected)} in the batch)")
+        offsets = dict(skipped or {})
+        for (t, p), o in parsed.next_offsets.items():
+            offsets[(t, p)] = max(offsets.get((t, p), 0), o)
+        return self.write(parsed, offsets).inserted
+
+    def warm_up(self) -> None:
+        """Parse one envelope (nothing written) so the first slice does not pay for loading the JSON and Arrow
+        machinery (about a second on a busy machine: it would be the first records' freshness)."""
+        sample = json.dumps({"record_id": "warm-up", "dataset": "warm_up", "columns": {"a": 1}, "payload": {}})
+        self.parse([("hds.deid.warm_up", 0, 0, sample.encode())])
+
+    def apply_messages(self, messages: Sequence[Any]) -> SliceResult:
+        """The loader's slice: Kafka records (`.topic`, `.partition`, `.offset`, `.value` bytes) validated and
+        loaded set-wise, rows and the next offsets of every message (rejected ones included) in one
+        transaction."""
+        parsed = self.parse([(m.topic, m.partition, m.offset, m.value) for m in messages])
+        return self.write(parsed, parsed.next_offsets)
+
+    def parse(self, messages: Sequence[tuple[str, int, int, bytes | None]]) -> ParsedSlice:
+        """Decode and validate a slice of envelopes in DuckDB (one JSON parse per record, no Python per-row work
+        beyond collecting the bytes). Runs on its own cursor, outside the write lock."""
+        raw = _raw_table(messages)
+        cur = self.cursor()
+        try:
+            cur.register("hds_raw_slice", raw)
+            try:
+                parsed = cur.sql(_PARSE_SQL).to_arrow_table()
+            except duckdb.InvalidInputException:  # malformed JSON somewhere in the slice
+                parsed = cur.sql(_PARSE_GUARDED_SQL).to_arrow_table()
+        finally:
+            cur.close()
+        valid = parsed.filter(parsed.column("valid"))
+        bad = parsed.filter(pc.invert(parsed.column("valid")))
+        rejected = list(zip(bad.column("topic").to_pylist(), bad.column("partition").to_pylist(),
+                            bad.column("offset").to_pylist()))
+        offsets: dict[tuple[str, int], int] = {}
+        for t, p, o, _ in messages:
+            key = (t, p)
+            if o + 1 > offsets.get(key, 0):
+                offsets[key] = o + 1
+        return ParsedSlice(valid, rejected, offsets)
+
+    def write(self, parsed: ParsedSlice, offsets: dict[tuple[str, int], int]) -> SliceResult:
+        """Rows of a parsed slice and the offsets in ONE transaction; duplicate record ids (already held, or twice
+        in the slice) are ignored by the primary key (INSERT OR IGNORE)."""
+        table = parsed.valid
+        record_ids = table.column("record_id").to_pylist()
+        if not record_ids and not offsets:
+            return SliceResult(0, [], parsed.rejected)
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         inserted = 0
         with self.write_lock:
             cur = self.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
-                for dataset, envs in by_dataset.items():
-                    inserted += self._insert(cur, dataset, envs, now)
-                cur.executemany(
-                    f"""INSERT INTO {INTERNAL}.offsets VALUES (?, ?, ?, ?)
-                        ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset,
-                        updated_at = excluded.updated_at""",
-                    [(t, p, o, now) for (t, p), o in offsets.items()],
-                )
+                if record_ids:
+                    cur.register("hds_slice", table)
+                    keys: dict[str, list[tuple[str, int]]] = {}
+                    for ds, k, first in cur.execute(
+                            "SELECT ds, k, min(idx) FROM (SELECT ds, idx, unnest(json_keys(columns)) AS k "
+                            "FROM hds_slice WHERE columns IS NOT NULL) GROUP BY ds, k ORDER BY ds, min(idx), k"
+                    ).fetchall():
+                        keys.setdefault(ds, []).append((k, first))
+                    for dataset in sorted(set(table.column("ds").to_pylist())):
+                        inserted += self._insert(cur, dataset, keys.get(dataset, []), now)
+                    cur.execute(_TOUCH_DATASETS_SQL, [now, now])
+                    cur.unregister("hds_slice")
+                if offsets:
+                    cur.execute(
+                        f"""INSERT INTO {INTERNAL}.offsets VALUES {", ".join(["(?, ?, ?, ?)"] * len(offsets))}
+                            ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset,
+                            updated_at = excluded.updated_at""",
+                        [x for (t, p), o in offsets.items() for x in (t, p, o, now)])
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
                 self._columns.clear()  # DDL may have been rolled back too
                 raise
-        return inserted
+            finally:
+                cur.close()
+        return SliceResult(inserted, record_ids, parsed.rejected)
 
     def _table_columns(self, cur: duckdb.DuckDBPyConnection, dataset: str) -> dict[str, str]:
         cols = self._columns.get(dataset)
@@ -158,74 +295,40 @@ class CatalogStore:
             self._columns[dataset] = cols
         return cols
 
-    def _insert(self, cur: duckdb.DuckDBPyConnection, dataset: str, envs: list[dict[str, Any]], now: datetime) -> int:
+    def _insert(self, cur: duckdb.DuckDBPyConnection, dataset: str, keys: list[tuple[str, int]],
+                now: datetime) -> int:
+        """One dataset's rows of the registered slice `hds_slice`: new columns added (type from the first
+        record naming them), then one INSERT OR IGNORE ... SELECT that converts every column in SQL. Returns the
+        rows inserted (record ids already held, or twice in the slice, are ignored by the primary key)."""
         table = q(dataset)
         cols = self._table_columns(cur, dataset)
-        if not cols:
-            ddl = ", ".join(f"{q(n)} {t}" for n, t in BASE_COLUMNS + TAIL_COLUMNS)
+        names = [n for n, _ in keys if n not in RESERVED and _IDENT.match(n)]
+        new = {n: first for n, first in keys if n in names and n not in cols}
+        types: dict[str, str] = {}
+        if new:  # the type of a new column: as the first record naming it declares (VARCHAR when unknown)
+            rows = cur.execute(
+                "SELECT k, json_extract_string(column_types, '$.\"' || k || '\"') FROM hds_slice "
+                "JOIN (SELECT unnest(?::VARCHAR[]) AS k, unnest(?::BIGINT[]) AS first) ON idx = first",
+                [list(new), list(new.values())]).fetchall()
+            declared = {k: str(t).upper() for k, t in rows if t is not None}
+            types = {n: declared.get(n) if declared.get(n) in ALLOWED_TYPES else "VARCHAR" for n in new}
+        if not cols:  # a new dataset: its table with every column of this slice in one statement
+            ddl = ", ".join(f"{q(n)} {t}" for n, t in BASE_COLUMNS + list(types.items()) + TAIL_COLUMNS)
             cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
             cols.update({n: t.split()[0] for n, t in BASE_COLUMNS + TAIL_COLUMNS})
-        before = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        known: dict[tuple[str, ...], tuple[str, ...]] = {}  # an envelope's column names -> the ones loaded
-        for env in envs:
-            given = tuple(env.get("columns") or ())
-            names = known.get(given)
-            if names is None:
-                types = env.get("column_types") or {}
-                for name in given:
-                    if name in RESERVED or not _IDENT.match(name) or name in cols:
-                        continue
-                    t = str(types.get(name, "VARCHAR")).upper()
-                    t = t if t in ALLOWED_TYPES else "VARCHAR"
-                    cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {q(name)} {t}")
-                    cols[name] = t
-                names = known[given] = tuple(n for n in given if n in cols and n not in RESERVED)
-            groups[names].append(env)
-        for names, group in groups.items():
-            self._append(cur, table, cols, names, group, now)
-        after = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        self._touch_dataset(cur, dataset, envs, now)
-        return int(after - before)
-
-    @staticmethod
-    def _append(cur: duckdb.DuckDBPyConnection, table: str, cols: dict[str, str], names: tuple[str, ...],
-                group: list[dict[str, Any]], now: datetime) -> None:
-        """One Arrow table per group of records with the same columns, appended with one INSERT ... SELECT
-        (row-by-row or multi-row VALUES statements are 50-100x slower). Duplicate record ids are ignored."""
-        base = {
-            "record_id": [e["record_id"] for e in group],
-            "hospital": [e.get("hospital") for e in group],
-            "feed": [e.get("feed") for e in group],
-            "patient_pseudonym": [e.get("patient_pseudonym") for e in group],
-            "loaded_at": [now] * len(group),
-            "payload": [p if isinstance(p := e.get("payload"), str) else json.dumps(p, ensure_ascii=False)
-                        for e in group],
-        }
-        arrays = {n: pa.array(v, type=_ARROW["TIMESTAMP" if n == "loaded_at" else "VARCHAR"]) for n, v in base.items()}
-        for n in names:
-            arrays[n] = pa.array([_convert(e["columns"].get(n), cols[n]) for e in group], type=_ARROW[cols[n]])
-        batch = pa.table(arrays)  # noqa: F841 - read by DuckDB's replacement scan below
-        all_names = ", ".join(q(n) for n in arrays)
-        cur.register("hds_arrow_batch", batch)
-        try:
-            cur.execute(f"INSERT OR IGNORE INTO {table} ({all_names}) SELECT {all_names} FROM hds_arrow_batch")
-        finally:
-            cur.unregister("hds_arrow_batch")
-
-    def _touch_dataset(self, cur: duckdb.DuckDBPyConnection, dataset: str, envs: list[dict[str, Any]], now: datetime) -> None:
-        row = cur.execute(f"SELECT profiles, key_ids FROM {INTERNAL}.datasets WHERE id=?", [dataset]).fetchone()
-        profiles = set(json.loads(row[0])) if row else set()
-        key_ids = set(json.loads(row[1])) if row else set()
-        profiles.update(str(e.get("profile")) for e in envs if e.get("profile"))
-        key_ids.update(str(e.get("key_id")) for e in envs if e.get("key_id"))
-        fmt = envs[0].get("format")
-        cur.execute(
-            f"""INSERT INTO {INTERNAL}.datasets VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET profiles = excluded.profiles, key_ids = excluded.key_ids,
-                last_update = excluded.last_update""",
-            [dataset, fmt, json.dumps(sorted(profiles)), json.dumps(sorted(key_ids)), now, now],
-        )
+        else:
+            for n, t in types.items():
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {q(n)} {t}")
+        cols.update(types)
+        targets = ["record_id", "hospital", "feed", "patient_pseudonym", "loaded_at", "payload", *names]
+        select = ["record_id", "hospital", "feed", "patient_pseudonym", "?::TIMESTAMP", "payload",
+                  *(_sql_convert(f"c.{q(n)}", cols[n]) for n in names)]
+        struct = json.dumps({n: "VARCHAR" for n in names})
+        source = (f"(SELECT *, from_json(columns, '{struct}') AS c FROM hds_slice WHERE ds = ?)"
+                  if names else "(SELECT * FROM hds_slice WHERE ds = ?)")
+        row = cur.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(q(n) for n in targets)}) "
+                          f"SELECT {', '.join(select)} FROM {source}", [now, dataset]).fetchone()
+        return int(row[0]) if row else 0
 
     # -- read side ------------------------------------------------------------------------------------------
     def dataset_ids(self) -> list[str]:
@@ -283,22 +386,55 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
-def _convert(value: Any, duck_type: str) -> Any:
-    if value is None:
-        return None
+def _sql_convert(expr: str, duck_type: str) -> str:
+    """A column value (JSON scalar as text: strings unquoted, numbers and booleans as written, objects and
+    arrays as JSON text) converted to the column's type; values that do not convert load as NULL."""
+    if duck_type == "DATE":
+        return f"TRY_CAST(left({expr}, 10) AS DATE)"
+    if duck_type == "TIMESTAMP":  # an offset is converted to UTC; a naive time is kept as written
+        return (f"CASE WHEN regexp_matches({expr}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$') "
+                f"THEN timezone('UTC', TRY_CAST({expr} AS TIMESTAMPTZ)) ELSE TRY_CAST({expr} AS TIMESTAMP) END")
+    if duck_type in {"BIGINT", "DOUBLE", "BOOLEAN"}:
+        return f"TRY_CAST({expr} AS {duck_type})"
+    return expr
+
+
+def _raw_table(messages: Sequence[tuple[str, int, int, bytes | None]]) -> pa.Table:
+    """The slice as Arrow columns (topic, partition, offset, the topic's dataset, the value as text). Values
+    are concatenated into one buffer (one Arrow string array, no per-value conversion); a value that is not
+    UTF-8 becomes empty (rejected by validation)."""
+    values = [v or b"" for _, _, _, v in messages]
+    topics = [t for t, _, _, _ in messages]
+    datasets = {t: dataset_of(t) for t in set(topics)}
+    text = _string_array(values)
+    if text is None:  # some value is not UTF-8: find it (rare path)
+        clean = []
+        for v in values:
+            try:
+                v.decode("utf-8")
+                clean.append(v)
+            except UnicodeDecodeError:
+                clean.append(b"")
+        text = _string_array(clean)
+    return pa.table({
+        "idx": pa.array(range(len(values)), pa.int64()),
+        "topic": pa.array(topics, pa.string()),
+        "partition": pa.array([p for _, p, _, _ in messages], pa.int32()),
+        "offset": pa.array([o for _, _, o, _ in messages], pa.int64()),
+        "ds": pa.array([datasets[t] for t in topics], pa.string()),
+        "v": text,
+    })
+
+
+def _string_array(values: list[bytes]) -> pa.Array | None:
+    offsets = array("q", [0])
+    offsets.extend(accumulate(map(len, values)))
+    arr = pa.Array.from_buffers(pa.large_string(), len(values),
+                                [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))])
     try:
-        if duck_type == "DATE":
-            return date.fromisoformat(str(value)[:10])
-        if duck_type == "TIMESTAMP":
-            return datetime.fromisoformat(str(value))
-        if duck_type == "BIGINT":
-            return int(value)
-        if duck_type == "DOUBLE":
-            return float(value)
-        if duck_type == "BOOLEAN":
-            return bool(value)
-    except (TypeError, ValueError):
+        arr.validate(full=True)  # UTF-8 checked in C++
+    except pa.ArrowInvalid:
         return None
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    return arr
+
+

@@ -7,7 +7,11 @@ a consumer group); they are started and ready before the clock starts (start-up 
 - per format (`hl7_adt`, `hl7_oru_notes`, `fhir_bundles`, `csv_rows`): messages/s from the first publish to the
   last output on hds.deid.* / hds.dlq.*, and its ratio to the passthrough of the same messages.
 - `hl7_adt_two_gateways`: the same ADT load through two gateway processes sharing partitions (group mode).
-- `loader_rows_per_s`: de-identified records already on hds.deid.* loaded into a fresh DuckDB file.
+- `loader`: de-identified records already on hds.deid.* loaded into a fresh DuckDB file (rows/s from the loader's
+  start), with the same records only consumed (`consume_only_rows_per_s`, the Kafka ceiling) and only applied
+  in-process (`apply_only_rows_per_s`, the DuckDB side) measured in the same run.
+- `loader_freshness`: the loader's share of freshness: envelopes produced straight onto hds.deid.* at the same
+  steady rate, send time to the loader's committed transaction, p50/p99.
 - `freshness`: publish-to-queryable latency (publish -> gateway -> loader's committed transaction) of ADT
   messages published at a steady rate (default 500/s), p50/p99, with the rate actually reached.
 - peak RSS of each gateway process (VmHWM) and of this process (which runs the loader).
@@ -217,14 +221,18 @@ def through_gateways(settings: Settings, items: list[tuple[str, str, Any]], proc
 
 
 def loader_rows_per_s(settings: Settings, envelopes: list[tuple[str, bytes]]) -> dict[str, Any]:
-    """De-identified envelopes already on hds.deid.* loaded into a fresh DuckDB file (rows/s)."""
+    """De-identified envelopes already on hds.deid.* loaded into a fresh DuckDB file (rows/s, from the loader's
+    start), side by side in the same run with its two parts: the same records only consumed (kafka-python, the
+    ceiling of any loader here) and only applied in-process (`CatalogStore.apply_messages`, no Kafka)."""
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="hds-bench-") as d:
-        ensure_topics(broker.bootstrap, sorted({t for t, _ in envelopes}))
+        topics = sorted({t for t, _ in envelopes})
+        ensure_topics(broker.bootstrap, topics)
         producer = make_producer(broker.bootstrap, client_id="bench")
         for topic, value in envelopes:
             producer.send(topic, value=value)
         producer.flush()
         producer.close()
+        consume_s = _consume_only(broker.bootstrap, topics, len(envelopes))
         store = CatalogStore(Path(d) / "c.duckdb")
         loader = Loader(store, bootstrap=broker.bootstrap, group_id="bench-loader")
         stop = threading.Event()
@@ -233,13 +241,90 @@ def loader_rows_per_s(settings: Settings, envelopes: list[tuple[str, bytes]]) ->
         t.start()
         deadline = time.monotonic() + 600
         while loader.stats.consumed < len(envelopes) and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.01)
         seconds = time.perf_counter() - started  # includes the loader's start (assignment, first fetch)
         stop.set()
         t.join(30)
         store.close()
-        return {"rows": loader.stats.loaded, "seconds": round(seconds, 2),
-                "rows_per_s": round(loader.stats.loaded / seconds, 1)}
+        apply_s = _apply_only(Path(d) / "apply.duckdb", envelopes)
+        rows = loader.stats.loaded
+        return {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds, 1),
+                "slices": loader.stats.batches,
+                "consume_only_rows_per_s": round(len(envelopes) / consume_s, 1),
+                "ratio_to_consume_only": round(consume_s / seconds, 3),
+                "apply_only_rows_per_s": round(len(envelopes) / apply_s, 1)}
+
+
+def _consume_only(bootstrap: str, topics: list[str], n: int) -> float:
+    """Seconds to read `n` records of `topics` with the loader's consumer settings and nothing else."""
+    from gateway.kafka_io import make_consumer
+
+    c = make_consumer(bootstrap, group_id="bench-consume-only", max_poll_records=5000)
+    started = time.perf_counter()
+    tps = [TopicPartition(t, p) for t in topics for p in c.partitions_for_topic(t) or ()]
+    c.assign(tps)
+    c.seek_to_beginning(*tps)
+    seen = 0
+    deadline = time.monotonic() + 300
+    while seen < n and time.monotonic() < deadline:
+        seen += sum(len(v) for v in c.poll(timeout_ms=200, max_records=5000).values())
+    seconds = time.perf_counter() - started
+    c.close()
+    return seconds
+
+
+def _apply_only(path: Path, envelopes: list[tuple[str, bytes]], slice_records: int = 5000) -> float:
+    """Seconds for the store alone to load the envelopes in the loader's slices (no Kafka), fresh file."""
+    from types import SimpleNamespace
+
+    msgs = [SimpleNamespace(topic=t, partition=0, offset=i, value=v) for i, (t, v) in enumerate(envelopes)]
+    store = CatalogStore(path)
+    store.warm_up()
+    started = time.perf_counter()
+    for i in range(0, len(msgs), slice_records):
+        store.apply_messages(msgs[i:i + slice_records])
+    seconds = time.perf_counter() - started
+    store.close()
+    return seconds
+
+
+def loader_freshness(envelopes: list[tuple[str, bytes]], rate: float) -> dict[str, Any]:
+    """The loader's share of publish-to-queryable latency: envelopes produced straight onto hds.deid.* at a
+    steady rate, each one's send time to the loader's committed transaction (no gateway in the path)."""
+    sent: dict[str, float] = {}
+    loaded: dict[str, float] = {}
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="hds-bench-") as d:
+        ensure_topics(broker.bootstrap, sorted({t for t, _ in envelopes}))
+        store = CatalogStore(Path(d) / "c.duckdb")
+        loader = Loader(store, bootstrap=broker.bootstrap, group_id="bench-loader",
+                        on_rows=lambda rows: loaded.update(dict.fromkeys(rows, time.perf_counter())))
+        stop = threading.Event()
+        t = threading.Thread(target=loader.run, args=(stop,), daemon=True)
+        t.start()
+        while not loader.is_ready():
+            time.sleep(0.05)
+        producer = make_producer(broker.bootstrap, client_id="bench")
+        started = time.perf_counter()
+        for i, (topic, value) in enumerate(envelopes):
+            wait = started + i / rate - time.perf_counter()
+            if wait > 0:
+                producer.flush()
+                time.sleep(wait)
+            producer.send(topic, value=value)
+            sent[json.loads(value)["record_id"]] = time.perf_counter()
+        producer.flush()
+        producer.close()
+        publish_s = time.perf_counter() - started
+        deadline = time.monotonic() + 120
+        while len(loaded) < len(envelopes) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        t.join(30)
+        store.close()
+    lat = sorted(loaded[r] - s for r, s in sent.items() if r in loaded)
+    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+    return {"rate_target_per_s": rate, "rate_published_per_s": round(len(envelopes) / publish_s, 1),
+            "messages": len(envelopes), "queryable": len(lat), "p50_s": round(q[49], 3), "p99_s": round(q[98], 3)}
 
 
 def freshness(settings: Settings, items: list[tuple[str, str, Any]], rate: float, processes: int) -> dict[str, Any]:
@@ -316,8 +401,10 @@ def run(settings: Settings, feeds: dict[str, list[tuple[str, Any]]], *, rate: fl
         paced = [(h, f, _renamed(m, i)) for i, (h, f, m) in ((i, adt[i % len(adt)]) for i in range(n))]
         result["freshness"] = freshness(settings, paced, rate, 1)
     _say(f"loader: {loader_rows} de-identified records into a fresh DuckDB file ...")
-    result["loader"] = loader_rows_per_s(settings, envelopes_for_loader(
-        settings, [x for f in ("adt", "lab") for x in items.get(f, [])], loader_rows))
+    envelopes = envelopes_for_loader(settings, [x for f in ("adt", "lab") for x in items.get(f, [])], loader_rows)
+    result["loader"] = loader_rows_per_s(settings, envelopes)
+    _say(f"loader freshness: de-identified records at {rate:.0f}/s for {freshness_s:.0f} s straight to the loader ...")
+    result["loader_freshness"] = loader_freshness(envelopes[:int(rate * freshness_s)], rate)
     result["bench_process_peak_rss_mb"] = _self_peak_mb()
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return result

@@ -27,6 +27,7 @@ _CODE = re.compile(r"[A-Za-z0-9._\-:/+^&~#*<>=%\\]{1,64}")
 _NUMBER = re.compile(r"(?:[<>]=?|=|~)?\s*[-+]?(?:\d+(?:[.,]\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?:\s*[A-Za-z%/^0-9*.]{1,16})?")
 _DATE = re.compile(r"[0-9][0-9\-/.:T+Z ]{3,34}")
 _WORD = re.compile(r"[^\W_]+")
+_NON_DIGIT = re.compile(r"\D")
 
 
 def has_shape(value: str, shape: str = "code", values: frozenset[str] = frozenset(), pattern: re.Pattern[str] | None = None) -> bool:
@@ -52,20 +53,21 @@ def mentions_known(value: str, ctx: OperatorContext) -> bool:
     if upper in ctx.sensitive:
         return True
     words = {w.upper() for w in _WORD.findall(value)}
-    if words & ctx.sensitive:
+    if not words.isdisjoint(ctx.sensitive):
         return True
-    long_digits = _long_digit_runs(ctx.sensitive)
-    if long_digits:
-        digits = re.sub(r"\D", "", value)
-        if any(s_digits in digits for s_digits in long_digits):
-            return True
-    return bool(words & _address_parts(tuple(ctx.known.addresses)))
+    if len(value) >= 7:  # a shorter value cannot hold a run of 7 digits
+        long_digits = _long_digit_runs(ctx.sensitive)
+        if long_digits:
+            digits = _NON_DIGIT.sub("", value)
+            if len(digits) >= 7 and any(s_digits in digits for s_digits in long_digits):
+                return True
+    return bool(ctx.known.addresses) and not words.isdisjoint(_address_parts(tuple(ctx.known.addresses)))
 
 
 # Derived once per record's identifiers (a record has many kept fields); bounded, never logged.
 @lru_cache(maxsize=256)
 def _long_digit_runs(sensitive: frozenset[str]) -> tuple[str, ...]:
-    return tuple(d for d in (re.sub(r"\D", "", s) for s in sensitive) if len(d) >= 7)
+    return tuple(d for d in (_NON_DIGIT.sub("", s) for s in sensitive) if len(d) >= 7)
 
 
 @lru_cache(maxsize=256)

@@ -67,44 +67,57 @@ def _chars_needle(chars: str) -> Needle:
 def _name_patterns(known: KnownIdentifiers) -> list[tuple[str, Needle]]:
     out: list[tuple[str, Needle]] = []
     for name in known.names:
-        family = name.family.strip()
-        givens = [g.strip() for g in name.given if g.strip()]
-        if family and _CJK.search(family):
-            # Chinese: family + given written together, given alone when two characters or more
-            given = "".join(givens)
-            if given:
-                out.append((re.escape(family + given), None))
-                if len(given) >= 2:
-                    out.append((re.escape(given), None))
-            out.append((re.escape(family) + r"(?=(?:先生|女士|医生|医师|护士|主任|老师|同志|某|氏))", None))
-            continue
-        # the family name always matches in any case (fail closed); a given name that is an everyday word
-        # ("Will", "May", "Mark") only when written as a name
-        parts = [(p, i == 0 and bool(family)) for i, p in enumerate([family, *givens]) if p]
-        everyday = common_words(1500)
-        for p, is_family in parts:
-            for piece in re.split(r"[\s\-]+", p):
-                if len(piece) < 2:
-                    continue
-                if not is_family and piece.lower() in everyday:
-                    # "Will", "May", "Mark": as a name only when written as one (capitalised or capitals)
-                    cap = piece[0].upper() + piece[1:].lower()
-                    out.append((rf"(?-i:(?<![A-Za-z0-9])(?:{re.escape(cap)}|{re.escape(piece.upper())})(?![A-Za-z0-9]))",
-                                _token_needle(piece)))
-                else:
-                    out.append((_word(piece), _token_needle(piece)))
-        if family and givens:
-            first = givens[0]
-            out.append((_word(f"{family}, {' '.join(givens)}"), _token_needle(f"{family}, {' '.join(givens)}")))
-            out.append((_word(f"{' '.join(givens)} {family}"), _token_needle(f"{' '.join(givens)} {family}")))
-            # the family name is matched literally (no whitespace in it is flexible here)
-            out.append((r"(?<![A-Za-z0-9])" + re.escape(first[0]) + r"\.?\s*" + re.escape(family) + r"(?![A-Za-z0-9])",
-                        ("text", family.lower()) if family.isascii() else None))
-            initials = [first[0], *(g[0] for g in givens[1:]), family[0]]
-            out.append((r"(?<![A-Za-z0-9])" + r"\.\s?".join(re.escape(c) for c in initials) + r"\.(?!\w)", None))
-            if len(initials) >= 3:  # bare "JQS" only: two letters ("AS", "MS") are clinical abbreviations
-                out.append((r"(?-i:(?<![\w.])" + "".join(re.escape(c.upper()) for c in initials) + r"(?![\w.]))", None))
+        out += _one_name_patterns(name.family, tuple(name.given))
     return out
+
+
+@lru_cache(maxsize=4096)
+def _one_name_patterns(family: str, given: tuple[str, ...]) -> tuple[tuple[str, Needle], ...]:
+    """The patterns of one name (a name recurs across records: the patient's, the attending clinician's).
+    Patterns and needles only, derived from the name; bounded, in memory, never logged."""
+    out: list[tuple[str, Needle]] = []
+    family = family.strip()
+    givens = [g.strip() for g in given if g.strip()]
+    if family and _CJK.search(family):
+        # Chinese: family + given written together, given alone when two characters or more
+        given_joined = "".join(givens)
+        if given_joined:
+            out.append((re.escape(family + given_joined), None))
+            if len(given_joined) >= 2:
+                out.append((re.escape(given_joined), None))
+        out.append((re.escape(family) + r"(?=(?:先生|女士|医生|医师|护士|主任|老师|同志|某|氏))", None))
+        return tuple(out)
+    # the family name always matches in any case (fail closed); a given name that is an everyday word
+    # ("Will", "May", "Mark") only when written as a name
+    parts = [(p, i == 0 and bool(family)) for i, p in enumerate([family, *givens]) if p]
+    everyday = common_words(1500)
+    for p, is_family in parts:
+        for piece in re.split(r"[\s\-]+", p):
+            if len(piece) < 2:
+                continue
+            if not is_family and piece.lower() in everyday:
+                # "Will", "May", "Mark": as a name only when written as one (capitalised or capitals)
+                cap = piece[0].upper() + piece[1:].lower()
+                out.append((rf"(?-i:(?<![A-Za-z0-9])(?:{re.escape(cap)}|{re.escape(piece.upper())})(?![A-Za-z0-9]))",
+                            _token_needle(piece)))
+            else:
+                out.append((_word(piece), _token_needle(piece)))
+    if family and givens:
+        first = givens[0]
+        out.append((_word(f"{family}, {' '.join(givens)}"), _token_needle(f"{family}, {' '.join(givens)}")))
+        out.append((_word(f"{' '.join(givens)} {family}"), _token_needle(f"{' '.join(givens)} {family}")))
+        # the family name is matched literally (no whitespace in it is flexible here)
+        out.append((r"(?<![A-Za-z0-9])" + re.escape(first[0]) + r"\.?\s*" + re.escape(family) + r"(?![A-Za-z0-9])",
+                    ("text", family.lower()) if family.isascii() else None))
+        initials = [first[0], *(g[0] for g in givens[1:]), family[0]]
+        # "J.S." / "JQS": the initials occur one after the other once everything but letters and digits is
+        # removed (a necessary condition, for ASCII letters and digits only)
+        joined = "".join(initials)
+        needle: Needle = ("alnum", joined.lower()) if joined.isascii() and joined.isalnum() else None
+        out.append((r"(?<![A-Za-z0-9])" + r"\.\s?".join(re.escape(c) for c in initials) + r"\.(?!\w)", needle))
+        if len(initials) >= 3:  # bare "JQS" only: two letters ("AS", "MS") are clinical abbreviations
+            out.append((r"(?-i:(?<![\w.])" + "".join(re.escape(c.upper()) for c in initials) + r"(?![\w.]))", needle))
+    return tuple(out)
 
 
 def _date_variants(value: str) -> list[tuple[str, Needle]]:
@@ -122,16 +135,23 @@ def _date_variants(value: str) -> list[tuple[str, Needle]]:
     m, day, y = d.month, d.day, d.year
     month = _MONTHS[m - 1]
     sep = r"[/\-.]"
-    # every variant writes the year's last two digits together (the year in full, or as two digits)
-    needle: Needle = ("digits", f"{y % 100:02d}") if y >= 100 else None
-    return [(p, needle) for p in [
-        rf"(?<!\d)0?{m}{sep}0?{day}{sep}(?:{y}|{y % 100:02d})(?!\d)",
-        rf"(?<!\d){y}{sep}0?{m}{sep}0?{day}(?!\d)",
-        rf"(?<!\d){y}0?{m:02d}{day:02d}(?!\d)",
-        rf"(?<!\d){y}年0?{m}月0?{day}日",
-        rf"\b(?:{month}|{month[:3]})\.?\s+0?{day}(?:st|nd|rd|th)?,?\s+{y}\b",
-        rf"\b0?{day}(?:st|nd|rd|th)?\s+(?:{month}|{month[:3]})\.?,?\s+{y}\b",
-    ]]
+    yy = f"{y % 100:02d}"
+    full: Needle = None
+    short: Needle = None
+    by_year: Needle = None
+    if y >= 1000:  # (a year written with fewer digits gets no needle: always searched)
+        # the digits of a match, everything else removed, always hold these: the day (with or without its
+        # leading zero) followed by the year (the separators between them are not digits), or the year itself
+        full, short, by_year = ("digits", f"{day}{y}"), ("digits", f"{day}{yy}"), ("digits", str(y))
+    return [
+        (rf"(?<!\d)0?{m}{sep}0?{day}{sep}{y}(?!\d)", full),
+        (rf"(?<!\d)0?{m}{sep}0?{day}{sep}{yy}(?!\d)", short),
+        (rf"(?<!\d){y}{sep}0?{m}{sep}0?{day}(?!\d)", by_year),
+        (rf"(?<!\d){y}0?{m:02d}{day:02d}(?!\d)", by_year),
+        (rf"(?<!\d){y}年0?{m}月0?{day}日", by_year),
+        (rf"\b(?:{month}|{month[:3]})\.?\s+0?{day}(?:st|nd|rd|th)?,?\s+{y}\b", full),
+        (rf"\b0?{day}(?:st|nd|rd|th)?\s+(?:{month}|{month[:3]})\.?,?\s+{y}\b", full),
+    ]
 
 
 class KnownRule:
@@ -174,19 +194,31 @@ class KnownRule:
     def find(self, text: str) -> Iterable[Hit]:
         ascii_text = text.isascii()
         low = text.lower() if ascii_text else ""
-        digits = "".join(c for c in text if "0" <= c <= "9")
-        alnum = "".join(c for c in low if c.isalnum()) if ascii_text else ""
+        digits: str | None = None  # derived on the first needle that needs them
+        alnum: str | None = None
         for etype, pattern, needle in self._patterns:
             if needle is not None:
                 kind, lit = needle
                 if kind == "digits":
+                    if digits is None:
+                        digits = _NOT_ASCII_DIGIT.sub("", text)
                     if lit not in digits:
                         continue
-                elif ascii_text and lit not in (alnum if kind == "alnum" else low):
-                    continue
+                elif ascii_text:
+                    if kind == "alnum":
+                        if alnum is None:
+                            alnum = _NOT_ASCII_ALNUM.sub("", low)
+                        if lit not in alnum:
+                            continue
+                    elif lit not in low:
+                        continue
             for m in _compiled(pattern).finditer(text):
                 if m.end() > m.start():
                     yield Hit(m.start(), m.end(), etype, 1.0)
+
+
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]+")
+_NOT_ASCII_ALNUM = re.compile(r"[^a-z0-9]+")  # on lower-cased ASCII text: what str.isalnum keeps there
 
 
 @lru_cache(maxsize=8192)

@@ -7,7 +7,10 @@ more accurate on clinical notes (see docs/deid-free-text.md). Nothing here logs 
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -57,10 +60,57 @@ def _rules_for(lang: str, extra_id_patterns: Sequence[str]) -> list[Rule]:
     return [*chinese_rules(), english_pattern_rule(extra_id_patterns), NameRule(), PlaceRule(), AddressRule()]
 
 
+# Short texts repeat across records (coded-value text, relationship words, payer and race names, the texts of
+# kept fields that are screened): their analysis by the generic rules is remembered, keyed by a digest of the
+# text (the text itself is not retained), up to this many texts of at most this many characters.
+CACHE_TEXTS = 8192
+CACHE_MAX_CHARS = 512
+
+
+class _GenericCache:
+    """Bounded LRU: digest of (language, text) -> the entities the generic rules find (offsets and types only).
+
+    Only what does not depend on the record is cached. A record's own identifiers (`known`) are searched in
+    the text on every call; when they occur in it the text is analysed in full, never from the cache."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[bytes, tuple[Entity, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(text: str, language: str) -> bytes:
+        return hashlib.blake2b(f"{language}\x1f{text}".encode("utf-8", "surrogatepass"), digest_size=20).digest()
+
+    def get(self, key: bytes) -> tuple[Entity, ...] | None:
+        with self._lock:
+            found = self._data.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: bytes, entities: tuple[Entity, ...]) -> None:
+        with self._lock:
+            self._data[key] = entities
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 class TextRedactor:
-    def __init__(self, *, id_patterns: Sequence[str] = ()) -> None:
+    def __init__(self, *, id_patterns: Sequence[str] = (), cache_texts: int = CACHE_TEXTS) -> None:
         """`id_patterns`: extra record-number regexes (MRN/account/accession formats from a profile);
-        a named group `id` marks the value inside a labelled match."""
+        a named group `id` marks the value inside a labelled match. `cache_texts`: how many short texts'
+        generic analyses to remember (0: none; the result is the same either way, only slower)."""
+        self._cache = _GenericCache(cache_texts) if cache_texts > 0 else None
         registry = RecognizerRegistry(supported_languages=list(LANGUAGES))
         for lang in LANGUAGES:
             for rule in _rules_for(lang, id_patterns):
@@ -76,10 +126,30 @@ class TextRedactor:
         language = detect_language(text) if lang == "auto" else lang
         if language not in LANGUAGES:
             raise ValueError(f"unsupported language code (supported: {', '.join(LANGUAGES)})")
-        ad_hoc = [_known_recognizer(_known_key(known), language)] if known is not None and not known.is_empty() else None
+        known_rec = _known_recognizer(_known_key(known), language) if known is not None and not known.is_empty() else None
+        cache = self._cache
+        if cache is not None and len(text) <= CACHE_MAX_CHARS and (known_rec is None or not _finds_any(known_rec, text)):
+            # None of the record's identifiers occurs in the text: Presidio with the record's recognizer would
+            # return exactly what the generic rules return (that recognizer adds no result), so the text's
+            # generic analysis - the same for every record - may be reused.
+            key = cache.key(text, language)
+            cached = cache.get(key)
+            if cached is None:
+                cached = tuple(self._analyze(text, language, None))
+                cache.put(key, cached)
+            return list(cached)
+        return self._analyze(text, language, known_rec)
+
+    def _analyze(self, text: str, language: str, known_rec: RuleRecognizer | None) -> list[Entity]:
+        ad_hoc = [known_rec] if known_rec is not None else None
         results = self._engine.analyze(text=text, language=language, ad_hoc_recognizers=ad_hoc)
         entities = _resolve(text, results)
         return _propagate(text, entities) if language == "en" else entities
+
+    def cache_info(self) -> dict[str, int]:
+        """Hit and miss counts of the short-text cache (counts only: nothing about any text)."""
+        c = self._cache
+        return {"size": len(c), "hits": c.hits, "misses": c.misses} if c is not None else {"size": 0, "hits": 0, "misses": 0}
 
     def analyze_batch(
         self, texts: Iterable[str], *, lang: str = "auto", known: KnownIdentifiers | None = None
@@ -109,6 +179,11 @@ def _known_recognizer(key: tuple, language: str) -> RuleRecognizer:  # type: ign
                              phones=list(phones), addresses=list(addresses), emails=list(emails), dates=list(dates),
                              phrases=list(phrases))
     return RuleRecognizer(KnownRule(known), language)
+
+
+def _finds_any(recognizer: RuleRecognizer, text: str) -> bool:
+    """Does the record's identifier rule find anything in the text (as its Presidio adapter would report it)?"""
+    return any(h.end > h.start for h in recognizer.rule.find(text))
 
 
 def apply_redaction(text: str, entities: Sequence[Entity]) -> str:

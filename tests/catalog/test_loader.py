@@ -108,7 +108,7 @@ def test_given_a_failing_catalog_write_then_the_loader_retries_and_loads_every_r
     producer.flush()
     producer.close()
     store = CatalogStore(tmp_path / "c.duckdb")
-    faulty = Faulty(store, {"apply_batch": 2})  # the real store; its first two writes fail
+    faulty = Faulty(store, {"apply_messages": 2})  # the real store; its first two writes fail
     loader = Loader(faulty, bootstrap=broker, group_id="ld-" + uuid.uuid4().hex,  # type: ignore[arg-type]
                     loop=LoopConfig(max_backoff_s=0.5))
     stop = threading.Event()
@@ -117,6 +117,6 @@ def test_given_a_failing_catalog_write_then_the_loader_retries_and_loads_every_r
     assert wait_for(lambda: rows(store, dataset) == 25, timeout=90)
     stop.set()
     t.join(30)
-    assert faulty.fail["apply_batch"] == 0 and loader.stats.loop.retries == 2
-    assert faulty.calls["apply_batch"] >= 3
+    assert faulty.fail["apply_messages"] == 0 and loader.stats.loop.retries == 2
+    assert faulty.calls["apply_messages"] >= 3
     store.close()

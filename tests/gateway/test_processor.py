@@ -161,3 +161,65 @@ def test_given_the_registry_then_hl7_feeds_declare_types_and_segments_and_others
                    "message_types: [adt-a01]}\n")
     with pytest.raises(FeedRegistryError, match="feeds.adt.message_types"):
         FeedRegistry.load(bad)
+
+
+# --- caches never carry one record's verdict to another (issue 10: reuse of kept-value screening) ------------
+def _adt(control_id: str, mrn: str, family: str, given: str) -> bytes:
+    return (
+        f"MSH|^~\\&|EPIC|STL|HDS|CITY|20250314083000||ADT^A01|{control_id}|P|2.5\r"
+        "EVN|A01|20250314083000\r"
+        f"PID|1||{mrn}^^^STL^MR||{family}^{given}||19520607|F\r"
+        "PV1|1|I|4W^402^1^STL||||1234^HOUSE^GREGORY|||MED\r"
+        "PV2|||G20^Parkinson disease^I10\r"
+    ).encode()
+
+
+def _pv2(out_value: bytes) -> str:
+    payload = json.loads(out_value)["payload"]
+    return next(s for s in payload.split("\r") if s.startswith("PV2"))
+
+
+def test_given_a_kept_text_that_names_only_the_second_records_patient_then_only_that_record_loses_it(
+    processor: Processor,
+) -> None:
+    # Record A keeps "Parkinson disease" (an eponym, not A's patient); the screening of that text is then
+    # cached. Record B's patient is named Parkinson: in B the same text must lose the name.
+    a = processor.process("hds.raw.st-luke.adt", b"cache-a", _adt("CA1", "5550001", "JONES", "ALMA"), headers())
+    b = processor.process("hds.raw.st-luke.adt", b"cache-b", _adt("CB1", "5550002", "PARKINSON", "EDITH"), headers())
+    a2 = processor.process("hds.raw.st-luke.adt", b"cache-a2", _adt("CA2", "5550003", "JONES", "ALMA"), headers())
+    assert not (a.dead_letter or b.dead_letter or a2.dead_letter)
+    assert "Parkinson disease" in _pv2(a.value) and "Parkinson disease" in _pv2(a2.value)
+    assert "G20" in _pv2(b.value) and "disease" in _pv2(b.value)
+    assert "parkinson" not in b.value.decode().lower()
+
+
+def test_given_a_planted_cache_leak_then_the_record_check_above_catches_it(
+    processor: Processor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.text.redactor as redactor_module
+
+    # a cache that ignores the record's identifiers: B's text would be answered from A's verdict
+    monkeypatch.setattr(redactor_module, "_finds_any", lambda recognizer, text: False)
+    processor.process("hds.raw.st-luke.adt", b"leak-a", _adt("LA1", "5550011", "JONES", "ALMA"), headers())
+    b = processor.process("hds.raw.st-luke.adt", b"leak-b", _adt("LB1", "5550012", "PARKINSON", "EDITH"), headers())
+    assert "parkinson" in b.value.decode().lower()
+
+
+def _lab_row(mrn: str, name: str) -> bytes:
+    return json.dumps({
+        "mrn": mrn, "patient_name": name, "birth_date": "1952-06-07", "sex": "F", "phone": "217-555-0143",
+        "address": "742 Evergreen Terrace, Springfield", "zip": "62704", "specimen_id": f"S{mrn}",
+        "collected_at": "2025-03-14T08:30:00", "test_code": "2345-7", "test_name": "Parkinson disease panel",
+        "value": "5.4", "unit": "mmol/L", "reference_range": "3.9-5.6", "flag": "N", "comment": "",
+    }).encode()
+
+
+def test_given_a_csv_test_name_that_names_only_the_second_rows_patient_then_only_that_row_loses_it(
+    processor: Processor,
+) -> None:
+    a = processor.process("hds.raw.st-luke.lab", b"lab-a", _lab_row("6660001", "Jones, Alma"), {})
+    b = processor.process("hds.raw.st-luke.lab", b"lab-b", _lab_row("6660002", "Parkinson, Edith"), {})
+    assert not (a.dead_letter or b.dead_letter), (a.reason, b.reason)
+    assert json.loads(a.value)["payload"]["test_name"] == "Parkinson disease panel"
+    assert "parkinson" not in b.value.decode().lower()
+    assert "panel" in json.loads(b.value)["payload"]["test_name"]

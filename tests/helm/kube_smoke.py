@@ -368,9 +368,11 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
             summary["feeds_missing"] = sorted(f"{h}/{f}" for h, f, _i, _p in manifest.feeds() if (h, f) not in reached)
             summary["datasets_empty"] = sorted(d["id"] for d in datasets if d["rows"] <= 0)
 
-            # What a researcher can see of records: the record-tier datasets, through a granted query.
+            # What a researcher can see of records: the record- and extract-tier datasets, through a granted query,
+            # and the extract tier's CSV download too.
             api_text: list[str] = [as_text(datasets)]
-            record_tier = [d["id"] for d in datasets if d["tier"] == "record"]
+            downloads: list[str] = []
+            record_tier = [d["id"] for d in datasets if d["tier"] in ("record", "extract")]
             for ds in record_tier:
                 status, req = _http(f"{api}/api/access-requests", token=researcher,
                                     body={"datasets": [ds], "purpose": "kube smoke leak check", "duration_days": 1})
@@ -380,7 +382,16 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
                 if status != 200 or not result.get("rows"):
                     raise RuntimeError(f"the granted query on {ds} answered {status}")
                 api_text.append(as_text(result["rows"]))
+                if next(d["tier"] for d in datasets if d["id"] == ds) == "extract":
+                    status, csv_text = _http(f"{api}/api/exports", token=researcher,
+                                             body={"grant_id": grant["grant_id"], "sql": f'SELECT * FROM "{ds}"',
+                                                   "format": "csv"})
+                    if status != 200 or not isinstance(csv_text, str):
+                        raise RuntimeError(f"the granted CSV export of {ds} answered {status}")
+                    downloads.append(csv_text)
             summary["api_rows_checked"] = sum(len(json.loads(t)) for t in api_text[1:])
+            summary["downloads_checked"] = len(downloads)
+            api_text.extend(downloads)
             summary["api_identifier_leaks"] = leaked_identifiers("\n".join(api_text), identifiers)
 
             # The DuckDB file itself, once its one owner (the catalog pod) has stopped.
@@ -407,6 +418,8 @@ def _run_smoke(podman: Podman, *, build: bool, timeout_s: float, plant_leak: boo
         "every synthetic feed reached the catalog": not summary["feeds_missing"],
         "every dataset filled": not summary["datasets_empty"] and len(summary["rows"]) >= 4,
         "record-tier rows were read through a granted query": len(record_tier) >= 1 and summary["api_rows_checked"] > 0,
+        "every extract-tier dataset was downloaded as CSV": summary["downloads_checked"] == sum(
+            1 for d in datasets if d["tier"] == "extract"),
         "no synthetic identifier in what the API returns": sum(summary["api_identifier_leaks"].values()) == 0,
         "no synthetic identifier in the DuckDB file": sum(summary["file_identifier_leaks"].values()) == 0,
         "nothing left behind (pods, volumes, secrets)": not any(summary["teardown_left"].values()),

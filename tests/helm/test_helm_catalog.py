@@ -41,10 +41,11 @@ def test_catalog_serves_on_the_configured_port_on_all_interfaces(chart: Chart) -
     assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
 
 
-def test_catalog_probes_use_the_unauthenticated_health_endpoint(minimal: Release) -> None:
+def test_catalog_probes_use_the_unauthenticated_health_endpoints(minimal: Release) -> None:
     c = container(minimal.get("StatefulSet", "city-hds-catalog"), "catalog")
+    assert c["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}  # the loader has polled
     for probe in ("livenessProbe", "readinessProbe"):
-        assert c[probe]["httpGet"] == {"path": "/health", "port": "http"}
         assert c[probe]["periodSeconds"] > 0
 
 
