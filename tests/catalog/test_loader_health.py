@@ -13,12 +13,15 @@ import pytest
 import uvicorn
 from pipeline_kit import wait_for
 
-from catalog.api import Services, create_app
+from catalog.api import create_app
+from catalog.container import build_services
 from catalog.loader import Loader
 from catalog.server import start_catalog
 from catalog.store import CatalogStore
 from gateway.broker import EmbeddedBroker, free_port
 from policies.feeds import FeedRegistry
+from policies.identity.factory import verifier_from_settings
+from policies.sandbox.tiers import load_dataset_policies
 from policies.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -53,8 +56,9 @@ def test_given_a_paused_broker_then_the_catalog_is_not_ready_until_its_loader_po
         loader = Loader(store, bootstrap=b.bootstrap, group_id="ld-paused", topics=["hds.deid.lab_results"])
         stop = threading.Event()
         threads = [threading.Thread(target=loader.run, args=(stop,), daemon=True)]
-        app = create_app(Services(settings=settings, store=store, registry=FeedRegistry.load(settings.feeds_file),
-                                  verifier=None, loader_stats=loader.stats))
+        app = create_app(build_services(settings, store=store, registry=FeedRegistry.load(settings.feeds_file),
+                                        verifier=verifier_from_settings(settings), loader_stats=loader.stats,
+                                        dataset_policies=load_dataset_policies(settings.datasets_file)))
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.api_port, log_level="warning",
                                                access_log=False, lifespan="off"))
         threads.append(threading.Thread(target=server.run, daemon=True))
