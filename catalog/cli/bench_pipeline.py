@@ -295,36 +295,21 @@ def loader_freshness(envelopes: list[tuple[str, bytes]], rate: float) -> dict[st
     loaded: dict[str, float] = {}
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="hds-bench-") as d:
         ensure_topics(broker.bootstrap, sorted({t for t, _ in envelopes}))
-        store = CatalogStore(Path(d) / "c.duckdb")
-        loader = Loader(store, bootstrap=broker.bootstrap, group_id="bench-loader",
-                        on_rows=lambda rows: loaded.update(dict.fromkeys(rows, time.perf_counter())))
-        stop = threading.Event()
-        t = threading.Thread(target=loader.run, args=(stop,), daemon=True)
-        t.start()
-        while not loader.is_ready():
-            time.sleep(0.05)
-        producer = make_producer(broker.bootstrap, client_id="bench")
-        started = time.perf_counter()
-        for i, (topic, value) in enumerate(envelopes):
-            wait = started + i / rate - time.perf_counter()
-            if wait > 0:
-                producer.flush()
-                time.sleep(wait)
-            producer.send(topic, value=value)
-            sent[json.loads(value)["record_id"]] = time.perf_counter()
-        producer.flush()
-        producer.close()
-        publish_s = time.perf_counter() - started
-        deadline = time.monotonic() + 120
-        while len(loaded) < len(envelopes) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        stop.set()
-        t.join(30)
-        store.close()
-    lat = sorted(loaded[r] - s for r, s in sent.items() if r in loaded)
-    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
-    return {"rate_target_per_s": rate, "rate_published_per_s": round(len(envelopes) / publish_s, 1),
-            "messages": len(envelopes), "queryable": len(lat), "p50_s": round(q[49], 3), "p99_s": round(q[98], 3)}
+        with _timed_loader(broker.bootstrap, Path(d), loaded):
+            producer = make_producer(broker.bootstrap, client_id="bench")
+            started = time.perf_counter()
+            for i, (topic, value) in enumerate(envelopes):
+                wait = started + i / rate - time.perf_counter()
+                if wait > 0:
+                    producer.flush()
+                    time.sleep(wait)
+                producer.send(topic, value=value)
+                sent[json.loads(value)["record_id"]] = time.perf_counter()
+            producer.flush()
+            producer.close()
+            publish_s = time.perf_counter() - started
+            _wait_loaded(loaded, len(envelopes), timeout_s=120)
+    return _latencies(sent, loaded, messages=len(envelopes), publish_s=publish_s, rate=rate)
 
 
 def freshness(settings: Settings, items: list[tuple[str, str, Any]], rate: float, processes: int) -> dict[str, Any]:
@@ -335,29 +320,48 @@ def freshness(settings: Settings, items: list[tuple[str, str, Any]], rate: float
     ids = {m.message_id.encode(): processor.record_id(h, f, m.message_id.encode(), m.payload) for h, f, m in items}
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="hds-bench-") as d:
         ensure_topics(broker.bootstrap, processor.registry.raw_topics() + processor.registry.deid_topics())
-        store = CatalogStore(Path(d) / "c.duckdb")
-        loader = Loader(store, bootstrap=broker.bootstrap, group_id="bench-loader",
-                        on_rows=lambda rows: loaded.update(dict.fromkeys(rows, time.perf_counter())))
-        stop = threading.Event()
-        t = threading.Thread(target=loader.run, args=(stop,), daemon=True)
-        t.start()
-        with _gateways(settings, broker.bootstrap, processes, Path(d)):
-            while not loader.is_ready():
-                time.sleep(0.1)
+        with _timed_loader(broker.bootstrap, Path(d), loaded), _gateways(settings, broker.bootstrap, processes, Path(d)):
             started = time.perf_counter()
             _send_all(broker.bootstrap, items, lambda h, f: f"hds.raw.{h}.{f}", rate=rate,
                       on_sent=lambda k, ts: sent.__setitem__(ids[k], ts))
             publish_s = time.perf_counter() - started
-            deadline = time.monotonic() + 300
-            while len(loaded) < len(items) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            _wait_loaded(loaded, len(items), timeout_s=300)
+    return _latencies(sent, loaded, messages=len(items), publish_s=publish_s, rate=rate)
+
+
+@contextmanager
+def _timed_loader(bootstrap: str, work: Path, loaded: dict[str, float]) -> Iterator[None]:
+    """A loader on a fresh DuckDB file in a thread, ready before this yields; `loaded` gets each record id's
+    commit time. Stopped and its file closed on the way out."""
+    store = CatalogStore(work / "c.duckdb")
+    loader = Loader(store, bootstrap=bootstrap, group_id="bench-loader",
+                    on_rows=lambda rows: loaded.update(dict.fromkeys(rows, time.perf_counter())))
+    stop = threading.Event()
+    t = threading.Thread(target=loader.run, args=(stop,), daemon=True)
+    t.start()
+    try:
+        while not loader.is_ready():
+            time.sleep(0.05)
+        yield
+    finally:
         stop.set()
         t.join(30)
         store.close()
+
+
+def _wait_loaded(loaded: dict[str, float], n: int, *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(loaded) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _latencies(sent: dict[str, float], loaded: dict[str, float], *, messages: int, publish_s: float,
+               rate: float) -> dict[str, Any]:
+    """Publish-to-queryable latency of every record both sent and loaded: p50/p99 and how many made it."""
     lat = sorted(loaded[r] - s for r, s in sent.items() if r in loaded)
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
-    return {"rate_target_per_s": rate, "rate_published_per_s": round(len(items) / publish_s, 1),
-            "messages": len(items), "queryable": len(lat), "p50_s": round(q[49], 3), "p99_s": round(q[98], 3)}
+    return {"rate_target_per_s": rate, "rate_published_per_s": round(messages / publish_s, 1),
+            "messages": messages, "queryable": len(lat), "p50_s": round(q[49], 3), "p99_s": round(q[98], 3)}
 
 
 def envelopes_for_loader(settings: Settings, items: list[tuple[str, str, Any]], rows: int) -> list[tuple[str, bytes]]:
