@@ -66,6 +66,26 @@ class DPPlan:
 
 def build_dp_plan(guarded: GuardedQuery, dataset: str, policy: DatasetPolicy, *, salt: str) -> DPPlan:
     tree = guarded.expression.copy()
+    source, alias = _single_table(tree)
+    keys, key_columns = _group_keys(tree, policy)
+    key_sql = [k.sql(dialect=DIALECT) for k in keys]
+    key_indices, key_of_output, measures = _outputs(tree, policy, key_sql)
+    order = _order(tree, key_sql, key_of_output)
+
+    cells = tuple(itertools.product(*[policy.dp_domains[c] for c in key_columns])) if keys else ((),)
+    if len(cells) > MAX_DP_CELLS:
+        raise _refuse(f"more than {MAX_DP_CELLS} cells; group more coarsely", "dp_shape")
+
+    inner = _bounded_sql(tree, source, alias, key_sql, measures, policy, salt)
+    sql = _cells_sql(inner, key_columns, measures, policy)
+    releases = sum(2 if x.function == "AVG" else 1 for x in measures)
+    return DPPlan(dataset, sql, tuple(tree.named_selects), tuple(key_indices),
+                  tuple(key_of_output[i] for i in key_indices), tuple(key_columns), tuple(measures),
+                  cells, releases, tuple(order))
+
+
+def _single_table(tree: exp.Expr) -> tuple[exp.From, str]:
+    """The query's ``FROM`` and the table's alias, refusing every shape but one SELECT over one table."""
     if not isinstance(tree, exp.Select) or tree.find(exp.SetOperation) is not None:
         raise _refuse("the query must be a single SELECT", "dp_shape")
     if len(list(traverse_scope(tree))) != 1 or tree.args.get("with") or tree.args.get("joins"):
@@ -79,7 +99,11 @@ def build_dp_plan(guarded: GuardedQuery, dataset: str, policy: DatasetPolicy, *,
     table = source.this if source is not None else None
     if not isinstance(table, exp.Table):
         raise _refuse("the query must read one dataset table", "dp_shape")
-    alias = table.alias_or_name
+    return source, table.alias_or_name
+
+
+def _group_keys(tree: exp.Select, policy: DatasetPolicy) -> tuple[list[exp.Expr], list[str]]:
+    """The ``GROUP BY`` expressions and their column names; each must have declared public values."""
     group = tree.args.get("group")
     keys = list(group.expressions) if group is not None else []
     key_columns: list[str] = []
@@ -87,25 +111,19 @@ def build_dp_plan(guarded: GuardedQuery, dataset: str, policy: DatasetPolicy, *,
         if not isinstance(key, exp.Column) or key.name not in policy.dp_domains:
             raise _refuse("grouping keys must be columns with declared public values (dp_domains)", "dp_key_domain")
         key_columns.append(key.name)
-    key_sql = [k.sql(dialect=DIALECT) for k in keys]
+    return keys, key_columns
+
+
+def _outputs(tree: exp.Select, policy: DatasetPolicy,
+             key_sql: list[str]) -> tuple[list[int], dict[int, int], list[DPMeasure]]:
+    """Which outputs are grouping keys (and which key each is), and the measures the other outputs compute."""
     key_indices: list[int] = []
     key_of_output: dict[int, int] = {}
     measures: list[DPMeasure] = []
     for i, projection in enumerate(tree.expressions):
         inner = projection.unalias()
         if isinstance(inner, exp.AggFunc):
-            name = function_name(inner)
-            argument = inner.this
-            if name not in {"COUNT", "SUM", "AVG"} or isinstance(argument, exp.Distinct):
-                raise _refuse("only COUNT(*), COUNT(col), SUM(col) and AVG(col) are answered", "dp_aggregate")
-            if isinstance(argument, exp.Star) and name == "COUNT":
-                measures.append(DPMeasure(i, name, None))
-                continue
-            if not isinstance(argument, exp.Column) or len([a for a in inner.args.values() if a]) != 1:
-                raise _refuse("aggregates take one plain column", "dp_aggregate")
-            if name != "COUNT" and argument.name not in policy.dp_bounds:
-                raise _refuse(f"column {argument.name} has no dp_bounds; it cannot be summed or averaged", "dp_bounds")
-            measures.append(DPMeasure(i, name, argument.name))
+            measures.append(_measure(i, inner, policy))
             continue
         if inner.sql(dialect=DIALECT) not in key_sql:
             raise _refuse(f"output column {i + 1} is neither an aggregate nor a grouping key", "dp_shape")
@@ -113,6 +131,26 @@ def build_dp_plan(guarded: GuardedQuery, dataset: str, policy: DatasetPolicy, *,
         key_of_output[i] = key_sql.index(inner.sql(dialect=DIALECT))
     if not measures:
         raise _refuse("the query must compute at least one aggregate", "dp_shape")
+    return key_indices, key_of_output, measures
+
+
+def _measure(i: int, aggregate: exp.AggFunc, policy: DatasetPolicy) -> DPMeasure:
+    """Output ``i``'s aggregate as a measure: ``COUNT(*)``, ``COUNT(col)``, or ``SUM``/``AVG`` of a bounded column."""
+    name = function_name(aggregate)
+    argument = aggregate.this
+    if name not in {"COUNT", "SUM", "AVG"} or isinstance(argument, exp.Distinct):
+        raise _refuse("only COUNT(*), COUNT(col), SUM(col) and AVG(col) are answered", "dp_aggregate")
+    if isinstance(argument, exp.Star) and name == "COUNT":
+        return DPMeasure(i, name, None)
+    if not isinstance(argument, exp.Column) or len([a for a in aggregate.args.values() if a]) != 1:
+        raise _refuse("aggregates take one plain column", "dp_aggregate")
+    if name != "COUNT" and argument.name not in policy.dp_bounds:
+        raise _refuse(f"column {argument.name} has no dp_bounds; it cannot be summed or averaged", "dp_bounds")
+    return DPMeasure(i, name, argument.name)
+
+
+def _order(tree: exp.Select, key_sql: list[str], key_of_output: dict[int, int]) -> list[tuple[int, bool]]:
+    """``ORDER BY`` as (key position, descending) pairs; only grouping keys (by output name or expression)."""
     order: list[tuple[int, bool]] = []
     if tree.args.get("order") is not None:
         names = tree.named_selects
@@ -125,12 +163,13 @@ def build_dp_plan(guarded: GuardedQuery, dataset: str, policy: DatasetPolicy, *,
                 order.append((key_sql.index(target.sql(dialect=DIALECT)), bool(ordered.args.get("desc"))))
             else:
                 raise _refuse("ORDER BY may only use grouping keys", "dp_shape")
+    return order
 
-    cells = tuple(itertools.product(*[policy.dp_domains[c] for c in key_columns])) if keys else ((),)
-    if len(cells) > MAX_DP_CELLS:
-        raise _refuse(f"more than {MAX_DP_CELLS} cells; group more coarsely", "dp_shape")
 
-    m = policy.dp_max_contributions
+def _bounded_sql(tree: exp.Select, source: exp.From, alias: str, key_sql: list[str], measures: list[DPMeasure],
+                 policy: DatasetPolicy, salt: str) -> str:
+    """The inner query: the ``WHERE``'s rows with keys ``g<j>``, clamped values ``v<i>`` and each row's rank ``rn``
+    among its patient's rows (by a keyed hash of the record id)."""
     patient = exp.column(policy.patient_column, table=alias, quoted=True).sql(dialect=DIALECT)
     record = exp.column("record_id", table=alias, quoted=True).sql(dialect=DIALECT)
     salt_sql = exp.Literal.string(salt).sql(dialect=DIALECT)
@@ -150,9 +189,14 @@ def build_dp_plan(guarded: GuardedQuery, dataset: str, policy: DatasetPolicy, *,
                        f"{salt_sql})) AS rn")
     where = tree.args.get("where")
     condition = f"({where.this.sql(dialect=DIALECT)}) AND " if where is not None else ""
-    inner = (f"SELECT {', '.join(inner_parts)} FROM {source.this.sql(dialect=DIALECT)} "
-             f"WHERE {condition}{patient} IS NOT NULL")
-    outer_parts = [f"g{j}" for j in range(len(keys))]
+    return (f"SELECT {', '.join(inner_parts)} FROM {source.this.sql(dialect=DIALECT)} "
+            f"WHERE {condition}{patient} IS NOT NULL")
+
+
+def _cells_sql(inner: str, key_columns: list[str], measures: list[DPMeasure], policy: DatasetPolicy) -> str:
+    """The outer query: true counts ``c<i>`` and sums ``s<i>`` per public cell over each patient's first m rows."""
+    m = policy.dp_max_contributions
+    outer_parts = [f"g{j}" for j in range(len(key_columns))]
     for measure in measures:
         if measure.column is None:
             outer_parts.append(f"count(*) AS c{measure.index}")
@@ -165,12 +209,8 @@ def build_dp_plan(guarded: GuardedQuery, dataset: str, policy: DatasetPolicy, *,
     for j, column in enumerate(key_columns):
         values = ", ".join(exp.Literal.string(str(v)).sql(dialect=DIALECT) for v in policy.dp_domains[column])
         filters.append(f"CAST(g{j} AS VARCHAR) IN ({values})" if values else "FALSE")
-    group_by = f" GROUP BY {', '.join(f'g{j}' for j in range(len(keys)))}" if keys else ""
-    sql = f"SELECT {', '.join(outer_parts)} FROM ({inner}) AS bounded WHERE {' AND '.join(filters)}{group_by}"
-    releases = sum(2 if x.function == "AVG" else 1 for x in measures)
-    return DPPlan(dataset, sql, tuple(tree.named_selects), tuple(key_indices),
-                  tuple(key_of_output[i] for i in key_indices), tuple(key_columns), tuple(measures),
-                  cells, releases, tuple(order))
+    group_by = f" GROUP BY {', '.join(f'g{j}' for j in range(len(key_columns)))}" if key_columns else ""
+    return f"SELECT {', '.join(outer_parts)} FROM ({inner}) AS bounded WHERE {' AND '.join(filters)}{group_by}"
 
 
 def _laplace(values: list[float], sensitivity: float, epsilon: float) -> list[float]:
