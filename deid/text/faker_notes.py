@@ -126,21 +126,7 @@ def _split_facility(value: str) -> tuple[str, str]:
 
 def _en_note(fake: Any, rng: random.Random, k: int) -> _Note:
     note = _Note()
-    first, last = fake.first_name(), fake.last_name()
-    form = rng.randrange(5)
-    if form == 0:
-        note.text("Patient: ")
-        note.phi(f"{last}, {first}", "PERSON")
-    elif form == 1:
-        note.text(rng.choice(("Pt ", "Patient ", "")))
-        note.phi(f"{first} {last}", "PERSON")
-    elif form == 2:
-        note.text(f"{rng.choice(('Mr.', 'Mrs.', 'Ms.', 'Mr', 'Miss'))} ")
-        note.phi(last, "PERSON")
-    elif form == 3:
-        note.phi(f"{first} \"{rng.choice(NICKNAMES)}\" {last}", "PERSON")
-    else:
-        note.phi(f"{last}, {first} {fake.random_uppercase_letter()}.", "PERSON")
+    last = _en_patient(fake, rng, note)
     age = rng.randint(25, 103)
     note.text(", ")
     if age >= 90:
@@ -156,6 +142,45 @@ def _en_note(fake: Any, rng: random.Random, k: int) -> _Note:
     note.text(" with ")
     note.trap(rng.choice(KEEP_EN))
     note.text(". ")
+    _en_clinician(fake, rng, note, last)
+    note.text(f" Home meds include ")
+    note.trap(rng.choice(KEEP_EN))
+    note.text(" and ")
+    note.trap(rng.choice(KEEP_EN))
+    note.text(".\n")
+    _en_contact(fake, rng, note, k)
+    note.text(" Follow up at ")
+    _facility(fake, rng, note)
+    note.text(" on ")
+    note.phi(_en_date(fake, rng), "DATE")
+    note.text(".\n")
+    note.phi(f"{fake.first_name()} {fake.last_name()}", "PERSON")
+    note.text(f", {rng.choice(CLINICIAN_CREDENTIALS)}\n")
+    return note
+
+
+def _en_patient(fake: Any, rng: random.Random, note: _Note) -> str:
+    """The patient's name in one of five forms; returns the family name (the sign-off initials use it)."""
+    first, last = fake.first_name(), fake.last_name()
+    form = rng.randrange(5)
+    if form == 0:
+        note.text("Patient: ")
+        note.phi(f"{last}, {first}", "PERSON")
+    elif form == 1:
+        note.text(rng.choice(("Pt ", "Patient ", "")))
+        note.phi(f"{first} {last}", "PERSON")
+    elif form == 2:
+        note.text(f"{rng.choice(('Mr.', 'Mrs.', 'Ms.', 'Mr', 'Miss'))} ")
+        note.phi(last, "PERSON")
+    elif form == 3:
+        note.phi(f"{first} \"{rng.choice(NICKNAMES)}\" {last}", "PERSON")
+    else:
+        note.phi(f"{last}, {first} {fake.random_uppercase_letter()}.", "PERSON")
+    return last
+
+
+def _en_clinician(fake: Any, rng: random.Random, note: _Note, last: str) -> None:
+    """A clinician named in one of four styles (the last: initials with the patient's family initial)."""
     clin_first, clin_last = fake.first_name(), fake.last_name()
     style = rng.randrange(4)
     if style == 0:
@@ -173,11 +198,10 @@ def _en_note(fake: Any, rng: random.Random, k: int) -> _Note:
     else:
         note.phi(f"{clin_first[0]}.{last[0]}.", "PERSON")
         note.text(" to follow up.")
-    note.text(f" Home meds include ")
-    note.trap(rng.choice(KEEP_EN))
-    note.text(" and ")
-    note.trap(rng.choice(KEEP_EN))
-    note.text(".\n")
+
+
+def _en_contact(fake: Any, rng: random.Random, note: _Note, k: int) -> None:
+    """A relative with a phone number, the home address, and one more identifier (passport, email, SSN, city)."""
     rel = rng.choice(RELATIVES_EN)
     note.text(f"{rel.capitalize()} ")
     note.phi(fake.first_name(), "PERSON")
@@ -207,14 +231,6 @@ def _en_note(fake: Any, rng: random.Random, k: int) -> _Note:
         note.text("Previously lived in ")
         note.phi(fake.city(), "LOCATION")
         note.text(".")
-    note.text(" Follow up at ")
-    _facility(fake, rng, note)
-    note.text(" on ")
-    note.phi(_en_date(fake, rng), "DATE")
-    note.text(".\n")
-    note.phi(f"{fake.first_name()} {fake.last_name()}", "PERSON")
-    note.text(f", {rng.choice(CLINICIAN_CREDENTIALS)}\n")
-    return note
 
 
 def english_notes(n: int = 200, seed: int = TUNE_SEEDS[0]) -> list[dict[str, Any]]:
