@@ -297,19 +297,7 @@ def _zh_note(fake: Any, rng: random.Random) -> _Note:
     note.text("，手机")
     note.phi(fake.phone_number(), "PHONE")
     note.text("。")
-    relative = fake.name()
-    style = rng.randrange(3)
-    if style == 0:
-        note.text("家属")
-        note.phi(relative, "PERSON")
-        note.text(f"（{rng.choice(('女儿', '儿子', '妻子', '丈夫'))}）陪同。")
-    elif style == 1:
-        note.phi(relative, "PERSON")
-        note.text(f"{rng.choice(AFTER_NAME_ZH)}病史。")
-    else:
-        note.text(f"{rng.choice(('女儿', '儿子', '老伴'))}（")
-        note.phi(relative, "PERSON")
-        note.text("）知情同意。")
+    _zh_relative(fake, rng, note)
     note.text("现住址：")
     note.phi(_zh_address(fake, rng), "ADDRESS")
     if rng.random() < 0.6:
@@ -326,6 +314,23 @@ def _zh_note(fake: Any, rng: random.Random) -> _Note:
     note.phi(_zh_date(fake, rng), "DATE")
     note.text("出院。")
     return note
+
+
+def _zh_relative(fake: Any, rng: random.Random, note: _Note) -> None:
+    """A relative named in one of three styles (accompanying, giving the history, consenting)."""
+    relative = fake.name()
+    style = rng.randrange(3)
+    if style == 0:
+        note.text("家属")
+        note.phi(relative, "PERSON")
+        note.text(f"（{rng.choice(('女儿', '儿子', '妻子', '丈夫'))}）陪同。")
+    elif style == 1:
+        note.phi(relative, "PERSON")
+        note.text(f"{rng.choice(AFTER_NAME_ZH)}病史。")
+    else:
+        note.text(f"{rng.choice(('女儿', '儿子', '老伴'))}（")
+        note.phi(relative, "PERSON")
+        note.text("）知情同意。")
 
 
 def chinese_notes(n: int = 200, seed: int = TUNE_SEEDS[0]) -> list[dict[str, Any]]:
