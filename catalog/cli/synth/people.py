@@ -201,26 +201,7 @@ def make_people(rng: random.Random, count: int) -> list[Person]:
                 streets_used.add(street)
                 break
         phone = _unique_phone(rng, area, phones_used)
-        code, text, word = rng.choice(RELATIONS)
-        if code == "SPO":
-            word = "wife" if sex == "M" else "husband"
-        if word in ("wife", "mother", "daughter", "sister"):
-            pool = GIVEN_FEMALE
-        elif word == "friend":
-            pool = GIVEN_FEMALE + GIVEN_MALE
-        else:
-            pool = GIVEN_MALE
-        rel_given = rng.choice([g for g in pool if g != given])
-        same_family = code in ("SPO", "CHD", "SIB") and rng.random() < 0.75
-        rel_family = family if same_family else rng.choice(FAMILY)
-        relative = Relative(
-            given=rel_given,
-            family=rel_family,
-            relation_code=code,
-            relation_text=text,
-            note_word=word,
-            phone=_unique_phone(rng, area, phones_used),
-        )
+        relative = _make_relative(rng, sex, given, family, area, phones_used)
         people.append(
             Person(
                 key=key,
@@ -239,6 +220,30 @@ def make_people(rng: random.Random, count: int) -> list[Person]:
             )
         )
     return people
+
+
+def _make_relative(rng: random.Random, sex: str, given: str, family: str, area: str, phones_used: set[str]) -> Relative:
+    """The person's next of kin: a given name other than theirs, often their family name, a phone of their own."""
+    code, text, word = rng.choice(RELATIONS)
+    if code == "SPO":
+        word = "wife" if sex == "M" else "husband"
+    if word in ("wife", "mother", "daughter", "sister"):
+        pool = GIVEN_FEMALE
+    elif word == "friend":
+        pool = GIVEN_FEMALE + GIVEN_MALE
+    else:
+        pool = GIVEN_MALE
+    rel_given = rng.choice([g for g in pool if g != given])
+    same_family = code in ("SPO", "CHD", "SIB") and rng.random() < 0.75
+    rel_family = family if same_family else rng.choice(FAMILY)
+    return Relative(
+        given=rel_given,
+        family=rel_family,
+        relation_code=code,
+        relation_text=text,
+        note_word=word,
+        phone=_unique_phone(rng, area, phones_used),
+    )
 
 
 def _unique_phone(rng: random.Random, area: str, used: set[str]) -> str:
