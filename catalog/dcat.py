@@ -50,7 +50,15 @@ def dataset_graph(meta: dict[str, Any], base_url: str) -> Graph:
     g.add((ds, DCTERMS.accrualPeriodicity, FREQUENCY.CONT))
     for keyword in meta.get("keywords", []):
         g.add((ds, DCAT.keyword, Literal(keyword, lang="en")))
+    _add_agents(g, ds, meta, base)
+    _add_coverage(g, ds, meta)
+    _add_health(g, ds, meta)
+    _add_distribution(g, ds, meta, base)
+    return g
 
+
+def _add_agents(g: Graph, ds: URIRef, meta: dict[str, Any], base: str) -> None:
+    """The publisher (an agent and a contact point) and each contributing hospital as a creator."""
     publisher = URIRef(f"{base}/#publisher")
     g.add((ds, DCTERMS.publisher, publisher))
     g.add((publisher, RDF.type, FOAF.Agent))
@@ -65,6 +73,9 @@ def dataset_graph(meta: dict[str, Any], base_url: str) -> Graph:
         g.add((creator, RDF.type, FOAF.Organization))
         g.add((creator, FOAF.name, Literal(h["name"], lang="en")))
 
+
+def _add_coverage(g: Graph, ds: URIRef, meta: dict[str, Any]) -> None:
+    """The temporal coverage (when known) and the last update."""
     coverage = meta.get("coverage") or {}
     if coverage.get("start") or coverage.get("end"):
         period = BNode()
@@ -77,6 +88,9 @@ def dataset_graph(meta: dict[str, Any], base_url: str) -> Graph:
     if meta.get("freshness", {}).get("last_update"):
         g.add((ds, DCTERMS.modified, Literal(meta["freshness"]["last_update"], datatype=XSD.dateTime)))
 
+
+def _add_health(g: Graph, ds: URIRef, meta: dict[str, Any]) -> None:
+    """HealthDCAT-AP's counts and coding systems, and the DPV legal bases, purposes and personal data."""
     g.add((ds, HEALTHDCATAP.numberOfRecords, Literal(int(meta["rows"]), datatype=XSD.nonNegativeInteger)))
     g.add((ds, HEALTHDCATAP.numberOfUniqueIndividuals,
            Literal(int(meta["patients"]), datatype=XSD.nonNegativeInteger)))
@@ -89,13 +103,15 @@ def dataset_graph(meta: dict[str, Any], base_url: str) -> Graph:
         g.add((ds, DPV.hasPurpose, URIRef(purpose["uri"])))
     g.add((ds, DPV.hasPersonalData, DPV.HealthRecord))
 
+
+def _add_distribution(g: Graph, ds: URIRef, meta: dict[str, Any], base: str) -> None:
+    """The one distribution: the query sandbox, with its tier and the access rights."""
     dist = URIRef(f"{ds}#sandbox")
     g.add((ds, DCAT.distribution, dist))
     g.add((dist, RDF.type, DCAT.Distribution))
     g.add((dist, DCTERMS.title, Literal(f"Query sandbox ({meta['tier']} tier)", lang="en")))
     g.add((dist, DCAT.accessURL, URIRef(f"{base}/api/query")))
     g.add((dist, DCTERMS.rights, Literal(meta["access"]["rights"], lang="en")))
-    return g
 
 
 def serialise(graph: Graph, turtle: bool) -> str:
