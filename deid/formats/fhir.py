@@ -418,6 +418,44 @@ def _subject_ref(res: dict[str, Any]) -> str:
     return ""
 
 
+@dataclass
+class _Patients:
+    """One context per patient; other resources use their subject's context (or the only patient's)."""
+
+    env: Environment
+    known: KnownIdentifiers
+    by_ref: dict[str, OperatorContext] = field(default_factory=dict)
+    patients: list[OperatorContext] = field(default_factory=list)
+
+    def context_for(self, res: dict[str, Any]) -> OperatorContext:
+        ref = _subject_ref(res)
+        if ref:
+            for key, ctx in self.by_ref.items():
+                if ref == key or ref.endswith("/" + key) or key.endswith("/" + ref):
+                    return ctx
+        if res.get("resourceType") == "Patient" and isinstance(res.get("id"), str) and f"Patient/{res['id']}" in self.by_ref:
+            return self.by_ref[f"Patient/{res['id']}"]
+        if len(self.patients) == 1:
+            return self.patients[0]
+        return self.env.patient_context(None, self.known, local_patient_id=ref)
+
+
+def _patient_contexts(top: list[dict[str, Any]], entries: list[dict[str, Any]], rules: FhirRules, env: Environment,
+                      known: KnownIdentifiers) -> _Patients:
+    found = _Patients(env, known)
+    full_urls = {id(e["resource"]): e.get("fullUrl", "") for e in entries if isinstance(e.get("resource"), dict)}
+    for res in top:
+        if res.get("resourceType") != "Patient":
+            continue
+        ctx = env.patient_context(_patient_identity(res, rules), known, local_patient_id=f"Patient/{res.get('id', '')}")
+        found.patients.append(ctx)
+        if isinstance(res.get("id"), str):
+            found.by_ref[f"Patient/{res['id']}"] = ctx
+        if full_urls.get(id(res)):
+            found.by_ref[full_urls[id(res)]] = ctx
+    return found
+
+
 def deidentify_fhir(
     resource: dict[str, Any], rules: FhirRules, env: Environment, compiled: dict[str, _CompiledRule] | None = None
 ) -> tuple[dict[str, Any], str | None]:
@@ -427,39 +465,28 @@ def deidentify_fhir(
     is_bundle = resource.get("resourceType") == "Bundle"
     entries = [e for e in resource.get("entry", []) if isinstance(e, dict)] if is_bundle and isinstance(resource.get("entry"), list) else []
     top = [e["resource"] for e in entries if isinstance(e.get("resource"), dict)] if is_bundle else [resource]
-    # One context per patient; other resources use their subject's context (or the only patient's).
-    by_ref: dict[str, OperatorContext] = {}
-    patients: list[OperatorContext] = []
-    full_urls = {id(e["resource"]): e.get("fullUrl", "") for e in entries if isinstance(e.get("resource"), dict)}
-    for res in top:
-        if res.get("resourceType") != "Patient":
-            continue
-        ctx = env.patient_context(_patient_identity(res, rules), known, local_patient_id=f"Patient/{res.get('id', '')}")
-        patients.append(ctx)
-        if isinstance(res.get("id"), str):
-            by_ref[f"Patient/{res['id']}"] = ctx
-        if full_urls.get(id(res)):
-            by_ref[full_urls[id(res)]] = ctx
-
-    def context_for(res: dict[str, Any]) -> OperatorContext:
-        ref = _subject_ref(res)
-        if ref:
-            for key, ctx in by_ref.items():
-                if ref == key or ref.endswith("/" + key) or key.endswith("/" + ref):
-                    return ctx
-        if res.get("resourceType") == "Patient" and isinstance(res.get("id"), str) and f"Patient/{res['id']}" in by_ref:
-            return by_ref[f"Patient/{res['id']}"]
-        if len(patients) == 1:
-            return patients[0]
-        return env.patient_context(None, known, local_patient_id=ref)
-
+    found = _patient_contexts(top, entries, rules, env, known)
+    patients = found.patients
     first_patient = patients[0].patient if patients else None
     if not is_bundle:
-        out = _resource(resource, run, context_for(resource))
+        out = _resource(resource, run, found.context_for(resource))
         if out is None:
             raise RecordRejected("fhir_unknown_resource", public_type(resource.get("resourceType"), frozenset(rules.resources)))
         return out, first_patient
     bundle_ctx = patients[0] if len(patients) == 1 else env.patient_context(None, known)
+    out_bundle = _bundle_header(resource, run, bundle_ctx)
+    out_entries: list[dict[str, Any]] = []
+    for i, entry in enumerate(entries):
+        new = _entry(i, entry, run, found)
+        if new:
+            out_entries.append(new)
+    if out_entries:
+        out_bundle["entry"] = out_entries
+    return out_bundle, first_patient
+
+
+def _bundle_header(resource: dict[str, Any], run: _Run, bundle_ctx: OperatorContext) -> dict[str, Any]:
+    """The Bundle's own fields: a pseudonymous id, ``type`` and ``total`` kept, the timestamp shifted."""
     out_bundle: dict[str, Any] = {"resourceType": "Bundle"}
     if isinstance(resource.get("id"), str):
         out_bundle["id"] = run.pseudo_id("Bundle", resource["id"])
@@ -468,33 +495,32 @@ def deidentify_fhir(
             out_bundle[key] = resource[key]
     if isinstance(resource.get("timestamp"), str):
         out_bundle["timestamp"] = _shift(resource["timestamp"], bundle_ctx)
-    out_entries: list[dict[str, Any]] = []
-    for i, entry in enumerate(entries):
-        new: dict[str, Any] = {}
-        if isinstance(entry.get("fullUrl"), str):
-            ref = run.reference(entry["fullUrl"])
-            if ref is not None:
-                new["fullUrl"] = ref
-        res = entry.get("resource")
-        if isinstance(res, dict):
-            if res.get("resourceType") == "Bundle":
-                raise RecordRejected("fhir_nested_bundle", f"entry {i}")
-            out_res = _resource(res, run, context_for(res))
-            if out_res is None:
-                continue
-            new["resource"] = out_res
-        request = entry.get("request")
-        if isinstance(request, dict) and isinstance(request.get("method"), str):
-            url = request.get("url", "")
-            new_url = run.reference(url) if isinstance(url, str) and "/" in url and "?" not in url else (url.split("?")[0] if isinstance(url, str) else "")
-            new["request"] = {"method": request["method"], "url": new_url or ""}
-        if isinstance(entry.get("search"), dict):
-            new["search"] = {k: v for k, v in entry["search"].items() if k in {"mode", "score"}}
-        if new:
-            out_entries.append(new)
-    if out_entries:
-        out_bundle["entry"] = out_entries
-    return out_bundle, first_patient
+    return out_bundle
+
+
+def _entry(i: int, entry: dict[str, Any], run: _Run, found: _Patients) -> dict[str, Any]:
+    """One Bundle entry de-identified; empty when nothing of it is kept (e.g. a resource type not in the rules)."""
+    new: dict[str, Any] = {}
+    if isinstance(entry.get("fullUrl"), str):
+        ref = run.reference(entry["fullUrl"])
+        if ref is not None:
+            new["fullUrl"] = ref
+    res = entry.get("resource")
+    if isinstance(res, dict):
+        if res.get("resourceType") == "Bundle":
+            raise RecordRejected("fhir_nested_bundle", f"entry {i}")
+        out_res = _resource(res, run, found.context_for(res))
+        if out_res is None:
+            return {}
+        new["resource"] = out_res
+    request = entry.get("request")
+    if isinstance(request, dict) and isinstance(request.get("method"), str):
+        url = request.get("url", "")
+        new_url = run.reference(url) if isinstance(url, str) and "/" in url and "?" not in url else (url.split("?")[0] if isinstance(url, str) else "")
+        new["request"] = {"method": request["method"], "url": new_url or ""}
+    if isinstance(entry.get("search"), dict):
+        new["search"] = {k: v for k, v in entry["search"].items() if k in {"mode", "score"}}
+    return new
 
 
 class FhirFormat(FormatAdapter):
