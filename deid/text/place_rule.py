@@ -320,20 +320,8 @@ class PlaceRule:
             return self._same_line(text, toks, a, b)
 
         # "on QUARTERMAIN 6", "to Quartermain 2": an unknown word after a place preposition, with a number
-        if low in _PLACE_PREPOSITIONS and i + 2 < n and same_line(i, i + 1):
-            w, nxt = toks[i + 1][2], toks[i + 2][2]
-            after = text[toks[i + 2][1] : toks[i + 2][1] + 1]
-            if (
-                nxt.isdigit()
-                and text[toks[i + 1][1]] == " "
-                and after not in (":", "/", ".", "%")
-                and same_line(i + 1, i + 2)
-                and not self._plain(w)
-                and w not in self.common
-                and not w.isdigit()
-                and not _NOT_A_PLACE.search(w)
-            ):
-                hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.65))
+        if low in _PLACE_PREPOSITIONS and i + 2 < n and same_line(i, i + 1) and self._ward_with_number(text, toks, i):
+            hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.65))
         # words that only ever name a facility: "MEMORIAL", "Laurel REGIONAL", "UNIVERSITY of Maryland"
         if low in _NAME_FACILITY_WORDS:
             end_tok = i
@@ -356,18 +344,8 @@ class PlaceRule:
             if word.isupper() and not text[toks[i][0] : toks[i][1]].isupper():
                 hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.6))
         # mixed-case prose: a capitalised unknown word after "in/from/near" ("lives in Lochearn")
-        if low in ("in", "from", "near") and i + 1 < n and same_line(i, i + 1):
-            s2, e2, w = toks[i + 1]
-            word = text[s2:e2]
-            if (
-                word[0].isupper()
-                and word[1:].islower()
-                and w not in self.common25
-                and not self._plain(w)
-                and not _NOT_A_PLACE.search(w)
-                and is_mixed_case(text)
-            ):
-                hits.append(Hit(s2, e2, "LOCATION", 0.55))
+        if low in ("in", "from", "near") and i + 1 < n and same_line(i, i + 1) and self._capitalised_unknown(text, toks[i + 1]):
+            hits.append(Hit(toks[i + 1][0], toks[i + 1][1], "LOCATION", 0.55))
         if low in _CUED_HOSPITAL_WORDS and _PLACE_CUE.search(text, max(0, s - 16), s):
             hits.append(Hit(s, e, "LOCATION", 0.6))
         if low in STATES or low in CITIES:
@@ -375,6 +353,34 @@ class PlaceRule:
         if low in self.gazetteer and not self._plain(low) and low not in self.common25 and low not in self.census:
             hits.append(Hit(s, e, "LOCATION", 0.6))
         return hits
+
+    def _ward_with_number(self, text: str, toks: list[tuple[int, int, str]], i: int) -> bool:
+        """Token ``i + 1`` is an unknown word followed, after one space and on the same line, by a bare number."""
+        w, nxt = toks[i + 1][2], toks[i + 2][2]
+        after = text[toks[i + 2][1] : toks[i + 2][1] + 1]
+        return bool(
+            nxt.isdigit()
+            and text[toks[i + 1][1]] == " "
+            and after not in (":", "/", ".", "%")
+            and self._same_line(text, toks, i + 1, i + 2)
+            and not self._plain(w)
+            and w not in self.common
+            and not w.isdigit()
+            and not _NOT_A_PLACE.search(w)
+        )
+
+    def _capitalised_unknown(self, text: str, tok: tuple[int, int, str]) -> bool:
+        """``tok`` is a capitalised word (``Lochearn``) that is not common or plain, in mixed-case text."""
+        s2, e2, w = tok
+        word = text[s2:e2]
+        return bool(
+            word[0].isupper()
+            and word[1:].islower()
+            and w not in self.common25
+            and not self._plain(w)
+            and not _NOT_A_PLACE.search(w)
+            and is_mixed_case(text)
+        )
 
     def _regex_places(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
