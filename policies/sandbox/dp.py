@@ -168,8 +168,8 @@ def _order(tree: exp.Select, key_sql: list[str], key_of_output: dict[int, int]) 
 
 def _bounded_sql(tree: exp.Select, source: exp.From, alias: str, key_sql: list[str], measures: list[DPMeasure],
                  policy: DatasetPolicy, salt: str) -> str:
-    """The inner query: the ``WHERE``'s rows with keys ``g<j>``, clamped values ``v<i>`` and each row's rank ``rn``
-    among its patient's rows (by a keyed hash of the record id)."""
+    """The inner query: the rows that pass the ``WHERE`` and have a patient, with keys ``g<j>``, clamped values
+    ``v<i>`` and each row's rank ``rn`` among its patient's rows (by a keyed hash of the record id)."""
     patient = exp.column(policy.patient_column, table=alias, quoted=True).sql(dialect=DIALECT)
     record = exp.column("record_id", table=alias, quoted=True).sql(dialect=DIALECT)
     salt_sql = exp.Literal.string(salt).sql(dialect=DIALECT)
@@ -194,7 +194,8 @@ def _bounded_sql(tree: exp.Select, source: exp.From, alias: str, key_sql: list[s
 
 
 def _cells_sql(inner: str, key_columns: list[str], measures: list[DPMeasure], policy: DatasetPolicy) -> str:
-    """The outer query: true counts ``c<i>`` and sums ``s<i>`` per public cell over each patient's first m rows."""
+    """The outer query: true counts ``c<i>`` and sums ``s<i>`` over each patient's first m rows, grouped by the
+    keys and limited to their declared values (cells with no rows are absent; :func:`answer` fills them)."""
     m = policy.dp_max_contributions
     outer_parts = [f"g{j}" for j in range(len(key_columns))]
     for measure in measures:
