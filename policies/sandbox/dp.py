@@ -142,7 +142,9 @@ def _measure(i: int, aggregate: exp.AggFunc, policy: DatasetPolicy) -> DPMeasure
         raise _refuse("only COUNT(*), COUNT(col), SUM(col) and AVG(col) are answered", "dp_aggregate")
     if isinstance(argument, exp.Star) and name == "COUNT":
         return DPMeasure(i, name, None)
-    if not isinstance(argument, exp.Column) or len([a for a in aggregate.args.values() if a]) != 1:
+    # Only expression arguments count: sqlglot marks COUNT with a boolean flag (`big_int`) that is no argument.
+    operands = [a for a in aggregate.args.values() if isinstance(a, exp.Expression) or (isinstance(a, list) and a)]
+    if not isinstance(argument, exp.Column) or len(operands) != 1:
         raise _refuse("aggregates take one plain column", "dp_aggregate")
     if name != "COUNT" and argument.name not in policy.dp_bounds:
         raise _refuse(f"column {argument.name} has no dp_bounds; it cannot be summed or averaged", "dp_bounds")

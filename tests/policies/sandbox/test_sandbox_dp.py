@@ -49,6 +49,18 @@ def test_given_repeated_counts_then_noise_has_the_calibrated_laplace_spread(curs
     assert len(set(samples)) > 5  # not a constant
 
 
+def test_given_count_of_a_column_then_it_is_answered_like_count_star(cursor, dp_scope) -> None:
+    """COUNT(col) is a documented shape (docs/query-sandbox.md): it must be answered, not refused, and counts only the
+    rows where the column is set (sensitivity m, like COUNT(*))."""
+    ctx = PrivacyContext(PrivacyLedger(), "researcher:a", granted=1000.0, epsilon=5.0)
+    true = cursor.execute("SELECT count(birth_year) FROM admissions").fetchone()[0]
+    assert true > 0
+    answers = [run(cursor, dp_scope, "SELECT count(birth_year) AS n FROM admissions", ctx).rows[0][0] for _ in range(20)]
+    assert abs(statistics.mean(answers) - true) < 3
+    grouped = run(cursor, dp_scope, "SELECT sex, count(ward) AS n FROM admissions GROUP BY sex ORDER BY sex", ctx)
+    assert [r[0] for r in grouped.rows] == ["F", "M", "X"]
+
+
 def test_given_one_patient_with_many_rows_then_only_m_rows_count(cursor, dp_scope) -> None:
     ctx = PrivacyContext(PrivacyLedger(), "researcher:a", granted=1000.0, epsilon=5.0)
     # 200 patients with 2 rows each; m = 2, so all rows count: the noisy total stays near 400, not above it
