@@ -56,6 +56,17 @@ class DeadLetter:
         except ValueError:
             return None
 
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """The input record this letter is about: its raw topic, partition and offset. The gateway writes at least
+        once, so a slice retried after a failed produce or commit dead-letters the same input again under a new
+        DLQ offset; readers count and list each input once. A letter without a source position (written by a
+        path that had none) is its own identity."""
+        part, offset = self.headers.get("dlq-source-partition", ""), self.headers.get("dlq-source-offset", "")
+        if self.source_topic and part != "" and offset != "":
+            return (self.source_topic, part, offset)
+        return (self.topic, str(self.partition), str(self.offset))
+
     def listing(self) -> dict[str, Any]:
         """What an operator may see: coordinates, codes, the message id and the size; never the content."""
         item: dict[str, Any] = {"topic": self.topic, "partition": self.partition, "offset": self.offset,
@@ -81,6 +92,8 @@ class DeadLetterReader:
         self._consumer = make_consumer(bootstrap, group_id=None, security=security,  # type: ignore[arg-type]
                                        client_id=client_id)
         self._follower = PatternFollower(self._consumer, pattern, refresh_s=refresh_s, on_new=self._from_start)
+        self._identities: set[tuple[str, str, str]] = set()
+        self.repeats = 0  # letters about an input record already read (at-least-once writes), skipped
 
     def _from_start(self, partitions: set) -> None:  # type: ignore[type-arg]
         self._consumer.seek_to_beginning(*partitions)
@@ -97,8 +110,9 @@ class DeadLetterReader:
         return out
 
     def read_all(self, *, idle_s: float = 2.0, limit: int | None = None) -> Iterator[DeadLetter]:
-        """Every dead letter on the matching topics now, oldest first per partition; stops after ``idle_s``
-        without a new one."""
+        """Every dead letter on the matching topics now, oldest first per partition, each input record once (the
+        first letter of an :attr:`DeadLetter.identity`; repeats are counted in ``repeats``); stops after
+        ``idle_s`` without a new one."""
         self._follower.refresh()
         if not self._follower.assigned:
             return
@@ -108,11 +122,22 @@ class DeadLetterReader:
             batch = self.poll()
             if batch:
                 quiet_since = time.monotonic()
-            for item in batch:
+            for item in self.first_letters(batch):
                 yield item
                 seen += 1
                 if limit is not None and seen >= limit:
                     return
+
+    def first_letters(self, batch: list[DeadLetter]) -> list[DeadLetter]:
+        """The letters of ``batch`` whose input record this reader has not seen yet."""
+        out = []
+        for item in batch:
+            if item.identity in self._identities:
+                self.repeats += 1
+                continue
+            self._identities.add(item.identity)
+            out.append(item)
+        return out
 
     def close(self) -> None:
         self._consumer.close()
@@ -127,13 +152,14 @@ class DeadLetterReader:
 class DeadLetterCounter:
     """Counts dead letters as they arrive, by reason (for the demo's progress line; values are never read)."""
 
-    def __init__(self, bootstrap: str, *, security: dict[str, Any] | None = None) -> None:
-        self._reader = DeadLetterReader(bootstrap, security=security, client_id="hds-dlq-counter", refresh_s=1.0)
+    def __init__(self, bootstrap: str, *, security: dict[str, Any] | None = None, pattern: str = DLQ_PATTERN) -> None:
+        self._reader = DeadLetterReader(bootstrap, pattern=pattern, security=security, client_id="hds-dlq-counter",
+                                        refresh_s=1.0)
         self.count = 0
         self.reasons: dict[str, int] = {}
 
     def poll(self) -> int:
-        for item in self._reader.poll(timeout_ms=200):
+        for item in self._reader.first_letters(self._reader.poll(timeout_ms=200)):
             self.count += 1
             self.reasons[item.reason] = self.reasons.get(item.reason, 0) + 1
         return self.count

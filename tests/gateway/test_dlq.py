@@ -170,3 +170,43 @@ def test_given_a_dead_letter_then_replay_uses_the_key_it_had_on_its_raw_topic(
     letter = DeadLetter("hds.dlq.h.adt", 0, 7, dlq_key, b"MSH|...", {"dlq-source-topic": "hds.raw.h.adt", **headers})
     assert letter.source_key == expected
     assert "source_key" not in json.dumps(letter.listing())
+
+
+@pytest.mark.integration
+def test_given_a_retried_slice_wrote_a_dead_letter_twice_then_list_and_counter_count_its_input_once(
+        broker: str) -> None:
+    """At-least-once writes: a slice retried after a failed produce dead-letters the same input record again under
+    a new DLQ offset. Listing, counting and the demo's counter report each input record once; a different input
+    (another source offset) still counts. Planted here by writing the letters directly."""
+    from gateway.dlq import DeadLetterCounter, DeadLetterReader, dlq_pattern
+
+    hospital = "t" + uuid.uuid4().hex[:8]
+    producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+
+    def letter(offset: int) -> None:
+        headers = {"dlq-reason": "event_not_accepted", "dlq-source-topic": f"hds.raw.{hospital}.adt",
+                   "dlq-source-partition": "0", "dlq-source-offset": str(offset), "hospital": hospital, "feed": "adt"}
+        producer.send(f"hds.dlq.{hospital}.adt", key=b"k", value=b"MSH|^~\\&|x",
+                      headers=[(k, v.encode()) for k, v in headers.items()]).get(10)
+
+    for offset in (5, 5, 5, 6):  # input 5 dead-lettered three times (two retries), input 6 once
+        letter(offset)
+    producer.close()
+
+    with DeadLetterReader(broker, pattern=dlq_pattern(hospital, "adt")) as reader:
+        read = list(reader.read_all(idle_s=2.0))
+        assert sorted(r.headers["dlq-source-offset"] for r in read) == ["5", "6"]
+        assert reader.repeats == 2
+    out = hds("dlq", "list", "--hospital", hospital, "--summary", env={"HDS_KAFKA_BOOTSTRAP": broker})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"dead_letters": 2,
+                                                               "reasons": {"event_not_accepted": 2}}
+    counter = DeadLetterCounter(broker, pattern=dlq_pattern(hospital, "adt"))
+    try:
+        deadline = time.monotonic() + 30
+        while counter.poll() < 2 and time.monotonic() < deadline:
+            pass
+        time.sleep(1.5)
+        assert counter.poll() == 2 and counter.reasons == {"event_not_accepted": 2}
+    finally:
+        counter.close()
